@@ -1,0 +1,50 @@
+# Two commands do all set-up on a fresh machine:
+#   make run    create .venv, install everything, run the pipeline on data/raw
+#   make test   create .venv, install everything, lint, run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.neusdf-installed
+CORES ?= 2
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+
+.PHONY: install run test lint format bench clean data
+
+install: $(STAMP)
+
+# pysdf is an sdist whose build downloads Eigen (fails offline): take Eigen from cmeel-eigen instead.
+$(STAMP): requirements/base.txt requirements/dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) setuptools wheel cmeel-eigen pybind11
+	$(PIP) -r requirements/dev.txt
+	CPATH="$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/cmeel.prefix/include/eigen3" \
+		$(PIP) --no-build-isolation pysdf==0.1.9
+	$(PIP) --no-deps --no-build-isolation -e .
+	$(PY) -c "import neusdf, pysdf, torch, numba, snakemake; print('neusdf environment ready, torch', torch.__version__)"
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=1
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakemake --lint --cores 1
+
+test: lint
+	$(BIN)/pytest -q
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(PY) bench/hashgrid.py
+
+data: $(STAMP)
+	$(PY) -m neusdf.shapes data/raw
+
+clean:
+	rm -rf results .snakemake report.html

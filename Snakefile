@@ -1,0 +1,28 @@
+# neusdf: triangle meshes -> normalized meshes -> HDF5 samples -> trained hash-grid SDFs
+#         -> metrics -> results/summary.csv
+#
+#   snakemake --cores 1 --resources gpu=1                    # everything
+#   snakemake results/metrics/hashgrid/torus.json --cores 1 --resources gpu=1   # one object
+#   snakemake --cores 1 --resources gpu=1 --config raw_dir=../shared/meshes
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/normalize.smk"
+include: "rules/sample.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/aggregate.smk"
+
+
+rule all:
+    input:
+        "results/summary.csv",
+        "results/summary.md",
+    default_target: True

@@ -1,0 +1,15 @@
+rule aggregate:
+    input:
+        all_metrics,
+    output:
+        csv="results/summary.csv",
+        md="results/summary.md",
+    log:
+        "results/logs/aggregate.log",
+    benchmark:
+        "results/benchmarks/aggregate.tsv"
+    threads: 1
+    conda:
+        "../envs/neusdf.yaml"
+    script:
+        "../scripts/aggregate.py"

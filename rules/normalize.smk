@@ -1,0 +1,17 @@
+rule normalize:
+    input:
+        raw_mesh,
+    output:
+        mesh="results/normalized/{obj}.ply",
+        meta="results/normalized/{obj}.json",
+    params:
+        half_extent=config["normalize"]["half_extent"],
+    log:
+        "results/logs/normalize/{obj}.log",
+    benchmark:
+        "results/benchmarks/normalize/{obj}.tsv"
+    threads: 1
+    conda:
+        "../envs/neusdf.yaml"
+    script:
+        "../scripts/normalize.py"

@@ -1,0 +1,11 @@
+"""Snakemake entry point of rule aggregate (logic: neusdf.summary.write_summary)."""
+
+from neusdf.scripting import job
+from neusdf.summary import write_summary
+
+with job(snakemake.log[0]):
+    write_summary(
+        metrics_paths=list(snakemake.input),
+        csv_out=snakemake.output.csv,
+        md_out=snakemake.output.md,
+    )

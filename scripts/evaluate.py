@@ -1,0 +1,19 @@
+"""Snakemake entry point of rule evaluate (logic: neusdf.stages.evaluate_object)."""
+
+from neusdf.scripting import job
+from neusdf.stages import evaluate_object, set_threads
+
+set_threads(snakemake.threads)
+cfg = dict(snakemake.params.evaluate)
+with job(snakemake.log[0]):
+    evaluate_object(
+        checkpoint_path=snakemake.input.checkpoint,
+        samples_path=snakemake.input.samples,
+        metrics_out=snakemake.output[0],
+        obj=snakemake.wildcards.obj,
+        model_name=snakemake.wildcards.model,
+        cfg=cfg,
+        backend=cfg["backend"],
+        device=cfg["device"],
+        threads=snakemake.threads,
+    )

@@ -1,0 +1,12 @@
+"""Snakemake entry point of rule normalize (logic: neusdf.stages.normalize_object)."""
+
+from neusdf.scripting import job
+from neusdf.stages import normalize_object
+
+with job(snakemake.log[0]):
+    normalize_object(
+        source=snakemake.input[0],
+        mesh_out=snakemake.output.mesh,
+        meta_out=snakemake.output.meta,
+        half_extent=snakemake.params.half_extent,
+    )

@@ -1,0 +1,14 @@
+"""Snakemake entry point of rule sample (logic: neusdf.stages.sample_object)."""
+
+from neusdf.scripting import job
+from neusdf.stages import sample_object, set_threads
+
+set_threads(snakemake.threads)
+with job(snakemake.log[0]):
+    sample_object(
+        mesh_path=snakemake.input.mesh,
+        meta_path=snakemake.input.meta,
+        out_path=snakemake.output[0],
+        cfg=dict(snakemake.params.sample),
+        seed=snakemake.params.seed,
+    )

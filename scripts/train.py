@@ -1,0 +1,19 @@
+"""Snakemake entry point of rule train (logic: neusdf.stages.train_object)."""
+
+from neusdf.scripting import job
+from neusdf.stages import set_threads, train_object
+
+set_threads(snakemake.threads)
+with job(snakemake.log[0]):
+    train_object(
+        samples_path=snakemake.input.samples,
+        meta_path=snakemake.input.meta,
+        checkpoint_out=snakemake.output.checkpoint,
+        history_out=snakemake.output.history,
+        model_name=snakemake.wildcards.model,
+        model_config=dict(snakemake.params.model),
+        backend=snakemake.params.backend,
+        device=snakemake.params.device,
+        seed=snakemake.params.seed,
+        threads=snakemake.threads,
+    )

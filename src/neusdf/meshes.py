@@ -1,0 +1,215 @@
+"""Load any supported mesh file into one clean triangle mesh, and normalize it.
+
+The normalized frame is what every later stage works in: the mesh is centered at its
+bounding-box center and scaled uniformly so that its longest half-extent is ``half_extent``
+(default 0.9), which leaves room for near-surface noise inside [-1, 1]^3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from neusdf.errors import MeshError
+from neusdf.io import atomic_path, write_json
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_EXTENSIONS = (".obj", ".ply", ".stl", ".off", ".glb")
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Similarity transform from the original mesh frame to the normalized frame.
+
+    ``x_normalized = (x_original - center) * scale`` and
+    ``x_original = x_normalized / scale + center``.
+
+    Attributes
+    ----------
+    center : tuple of 3 float
+        Bounding-box center of the original mesh, in original units.
+    scale : float
+        Uniform scale factor (normalized units per original unit).
+    """
+
+    center: tuple[float, float, float]
+    scale: float
+
+    def apply(self, points: np.ndarray) -> np.ndarray:
+        """Map (N, 3) original-frame points to the normalized frame."""
+        return (np.asarray(points, dtype=np.float64) - np.asarray(self.center)) * self.scale
+
+    def invert(self, points: np.ndarray) -> np.ndarray:
+        """Map (N, 3) normalized-frame points back to the original frame."""
+        return np.asarray(points, dtype=np.float64) / self.scale + np.asarray(self.center)
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes (identifies the exact source of every result)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_mesh(path: str | Path) -> trimesh.Trimesh:
+    """Load a mesh file as one triangle mesh with welded vertices and no broken faces.
+
+    Scenes (GLB, multi-object OBJ) are merged with their node transforms applied, quads are
+    triangulated, vertices split at texture/normal seams are welded, and zero-area and duplicate
+    faces are dropped.
+
+    Parameters
+    ----------
+    path : str or Path
+        A .obj, .ply, .stl, .off or .glb file (extension case-insensitive).
+
+    Returns
+    -------
+    trimesh.Trimesh
+        V vertices (V, 3) float64 and F faces (F, 3) int64, F >= 1.
+
+    Raises
+    ------
+    MeshError
+        One line naming the file and why it cannot be used.
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in SUPPORTED_EXTENSIONS:
+        raise MeshError(
+            path, f"unsupported extension {ext!r} (use {', '.join(SUPPORTED_EXTENSIONS)})"
+        )
+    if not path.is_file():
+        raise MeshError(path, "file not found")
+    if path.stat().st_size == 0:
+        raise MeshError(path, "file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loaded = trimesh.load(path, file_type=ext[1:], force="mesh", process=False)
+    except Exception as exc:  # trimesh raises many types; the user needs one line
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MeshError(path, f"cannot be read as {ext[1:].upper()}: {reason}") from None
+    if not isinstance(loaded, trimesh.Trimesh):
+        raise MeshError(path, "contains no triangle mesh (empty scene or point cloud)")
+    vertices = np.asarray(loaded.vertices, dtype=np.float64)
+    faces = np.asarray(loaded.faces, dtype=np.int64)
+    if faces.ndim != 2 or len(faces) == 0:
+        raise MeshError(path, "has no triangle faces (not a mesh, a point cloud, or empty)")
+    if len(vertices) == 0:
+        raise MeshError(path, "has no vertices")
+    if faces.min() < 0 or faces.max() >= len(vertices):
+        raise MeshError(path, "faces index vertices that do not exist")
+    used = np.unique(faces)
+    if not np.isfinite(vertices[used]).all():
+        raise MeshError(path, "has NaN or infinite vertex coordinates")
+    mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
+    # Textured OBJs duplicate vertices along UV seams; welding makes them watertight again.
+    mesh.merge_vertices(merge_tex=True, merge_norm=True)
+    mesh.update_faces(mesh.nondegenerate_faces(height=None))
+    mesh.update_faces(mesh.unique_faces())
+    mesh.remove_unreferenced_vertices()
+    if len(mesh.faces) == 0:
+        raise MeshError(path, "has only zero-area faces")
+    if float(np.max(mesh.extents)) <= 0.0:
+        raise MeshError(path, "has zero extent (all vertices coincide)")
+    return mesh
+
+
+def normalize_mesh(
+    mesh: trimesh.Trimesh, half_extent: float = 0.9
+) -> tuple[trimesh.Trimesh, Normalization]:
+    """Center a mesh at its bounding-box center; scale its longest half-extent to ``half_extent``.
+
+    Parameters
+    ----------
+    mesh : trimesh.Trimesh
+        Input mesh, original units.
+    half_extent : float
+        Target longest half-extent, normalized units, in (0, 1].
+
+    Returns
+    -------
+    normalized : trimesh.Trimesh
+        The transformed copy (vertices float64).
+    transform : Normalization
+        The transform that was applied.
+    """
+    lo, hi = mesh.bounds
+    center = (lo + hi) / 2.0
+    longest_half = float(np.max(hi - lo)) / 2.0
+    scale = half_extent / longest_half
+    transform = Normalization(center=tuple(float(c) for c in center), scale=float(scale))
+    normalized = trimesh.Trimesh(
+        vertices=transform.apply(mesh.vertices), faces=mesh.faces.copy(), process=False
+    )
+    return normalized, transform
+
+
+def describe_mesh(mesh: trimesh.Trimesh) -> dict:
+    """Counts and topology facts recorded with every normalized mesh (plain JSON types)."""
+    edges = mesh.edges_sorted
+    _, edge_counts = np.unique(edges, axis=0, return_counts=True)
+    return {
+        "n_vertices": len(mesh.vertices),
+        "n_faces": len(mesh.faces),
+        "watertight": bool(mesh.is_watertight),
+        "winding_consistent": bool(mesh.is_winding_consistent),
+        "n_bodies": len(mesh.split(only_watertight=False)) if len(mesh.faces) < 500_000 else -1,
+        "boundary_edges": int(np.sum(edge_counts == 1)),
+        "nonmanifold_edges": int(np.sum(edge_counts > 2)),
+        "area": float(mesh.area),
+    }
+
+
+def normalize_file(
+    source: str | Path, mesh_out: str | Path, meta_out: str | Path, half_extent: float = 0.9
+) -> dict:
+    """Load, clean and normalize one mesh file; write the PLY and its JSON record atomically.
+
+    Returns the JSON record (center, scale, source path and sha256, counts, watertightness).
+    """
+    mesh = load_mesh(source)
+    normalized, transform = normalize_mesh(mesh, half_extent)
+    record = {
+        "source": str(source),
+        "source_sha256": file_sha256(source),
+        **asdict(transform),
+        "center": list(transform.center),
+        "half_extent": float(half_extent),
+        **describe_mesh(normalized),
+    }
+    if not record["watertight"]:
+        log.warning("%s: mesh is not watertight; signs will need a robust inside test", source)
+    with atomic_path(mesh_out) as tmp:
+        normalized.export(tmp, file_type="ply")
+    write_json(meta_out, record)
+    return record
+
+
+def read_normalized(mesh_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read a normalized PLY written by :func:`normalize_file`.
+
+    Returns
+    -------
+    vertices : (V, 3) float64
+    faces : (F, 3) int64
+    """
+    mesh = trimesh.load(mesh_path, file_type="ply", force="mesh", process=False)
+    return np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int64)
+
+
+def read_normalization(meta_path: str | Path) -> Normalization:
+    """Read the transform from a normalized mesh's JSON record."""
+    record = json.loads(Path(meta_path).read_text())
+    return Normalization(center=tuple(record["center"]), scale=float(record["scale"]))

@@ -1,0 +1,304 @@
+"""One function per pipeline stage: what each Snakemake script calls, and what tests call.
+
+Each function reads its inputs through the module that owns their format, computes, and writes
+its outputs atomically. None of them knows about Snakemake.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+
+import numpy as np
+import torch
+
+from neusdf import __version__, groundtruth
+from neusdf.encoding import resolve_backend
+from neusdf.io import atomic_path, read_json, write_json
+from neusdf.meshes import normalize_file, read_normalized
+from neusdf.metrics import peak_rss_bytes, sign_scores, time_inference
+from neusdf.models import (
+    SDFNetwork,
+    count_parameters,
+    load_checkpoint,
+    predict_sdf,
+    resolve_device,
+    save_checkpoint,
+)
+from neusdf.samples import SOURCE_SURFACE, SOURCE_VOLUME, PointSet, read_attrs, read_samples
+from neusdf.samples import write_samples as write_sample_file
+from neusdf.sampling import sample_near_surface, sample_volume
+from neusdf.seeding import derive_seed
+from neusdf.training import train_sdf
+
+log = logging.getLogger(__name__)
+
+__all__ = ["evaluate_object", "normalize_object", "sample_object", "set_threads", "train_object"]
+
+
+def set_threads(threads: int) -> None:
+    """Use ``threads`` CPU threads in torch and in the numba kernels."""
+    torch.set_num_threads(max(1, int(threads)))
+    try:
+        import numba
+
+        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    except ImportError:  # pragma: no cover - numba is a dependency
+        pass
+
+
+def normalize_object(source: str, mesh_out: str, meta_out: str, half_extent: float) -> dict:
+    """Stage 1: load, clean, center and scale one mesh (:func:`neusdf.meshes.normalize_file`)."""
+    record = normalize_file(source, mesh_out, meta_out, half_extent=half_extent)
+    log.info(
+        "%s: %d vertices, %d faces, watertight=%s, scale=%.6g",
+        source,
+        record["n_vertices"],
+        record["n_faces"],
+        record["watertight"],
+        record["scale"],
+    )
+    return record
+
+
+def sample_object(mesh_path: str, meta_path: str, out_path: str, cfg: dict, seed: int) -> dict:
+    """Stage 2: draw train/test point sets and their ground-truth SDF into one HDF5 file.
+
+    Parameters
+    ----------
+    cfg : dict
+        ``config["sample"]``: ``train_surface``, ``train_volume``, ``test_surface``,
+        ``test_volume`` (counts), ``near_surface_std``, ``engine``, ``sign``.
+    seed : int
+        The config seed; every set gets its own derived seed, recorded in the file.
+
+    Returns
+    -------
+    dict
+        The attributes written to the file.
+    """
+    vertices, faces = read_normalized(mesh_path)
+    meta = read_json(meta_path)
+    std = float(cfg["near_surface_std"])
+    names = ("train/surface", "train/volume", "test/surface", "test/volume")
+    seeds = {name: derive_seed(seed, "sample", name) for name in names}
+    counts = {
+        "train/surface": int(cfg["train_surface"]),
+        "train/volume": int(cfg["train_volume"]),
+        "test/surface": int(cfg["test_surface"]),
+        "test/volume": int(cfg["test_volume"]),
+    }
+    points = {}
+    for name in names:
+        if name.endswith("surface"):
+            points[name] = sample_near_surface(vertices, faces, counts[name], std, seeds[name])
+        else:
+            points[name] = sample_volume(counts[name], seeds[name])
+    everything = np.concatenate([points[name] for name in names])
+    sdf_all, sign_method = groundtruth.signed_distance(
+        vertices,
+        faces,
+        everything,
+        engine=cfg["engine"],
+        sign=cfg["sign"],
+        watertight=bool(meta["watertight"]),
+        name=meta.get("source", mesh_path),
+    )
+    sdf = dict(
+        zip(names, np.split(sdf_all, np.cumsum([counts[k] for k in names])[:-1]), strict=True)
+    )
+    train = PointSet(
+        points=np.concatenate([points["train/surface"], points["train/volume"]]),
+        sdf=np.concatenate([sdf["train/surface"], sdf["train/volume"]]),
+        source=np.concatenate(
+            [
+                np.full(counts["train/surface"], SOURCE_SURFACE, np.uint8),
+                np.full(counts["train/volume"], SOURCE_VOLUME, np.uint8),
+            ]
+        ),
+    )
+    attrs = {
+        "engine": cfg["engine"],
+        "sign_method": sign_method,
+        "near_surface_std": std,
+        "counts": counts,
+        "seeds": seeds,
+        "seed": int(seed),
+        "mesh_sha256": meta["source_sha256"],
+        "source": meta["source"],
+        "inside_fraction_volume": float(np.mean(sdf["test/volume"] < 0)),
+    }
+    write_sample_file(
+        out_path,
+        {
+            "train": train,
+            "test/surface": PointSet(points["test/surface"], sdf["test/surface"]),
+            "test/volume": PointSet(points["test/volume"], sdf["test/volume"]),
+        },
+        attrs,
+    )
+    log.info(
+        "%s: sign=%s, inside fraction (volume test) %.4f",
+        out_path,
+        sign_method,
+        attrs["inside_fraction_volume"],
+    )
+    return attrs
+
+
+def train_object(
+    samples_path: str,
+    meta_path: str,
+    checkpoint_out: str,
+    history_out: str,
+    model_name: str,
+    model_config: dict,
+    backend: str,
+    device: str,
+    seed: int,
+    threads: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Stage 3: fit one network to one object's training set and save a checkpoint.
+
+    Returns
+    -------
+    dict
+        The training record stored in the checkpoint (seconds, steps, final loss, backend, ...).
+    """
+    device = resolve_device(device)
+    backend = resolve_backend(backend, device)
+    log.info("training %s with backend=%s on device=%s", model_name, backend, device)
+    train = read_samples(samples_path, "train")
+    model_seed = derive_seed(seed, "train", model_name)
+    torch.manual_seed(model_seed)
+    model = SDFNetwork(
+        model_config, backend=backend, seed=model_seed % 2**31, device=device, threads=threads
+    )
+    result = train_sdf(
+        model,
+        train.points,
+        train.sdf,
+        model_config["training"],
+        seed=model_seed,
+        device=device,
+        progress=progress,
+    )
+    n_points = len(train.points) * int(model_config["training"]["epochs"])
+    record = {
+        "seconds": result.seconds,
+        "steps": result.steps,
+        "points_per_second": n_points / max(result.seconds, 1e-9),
+        "final_loss": result.history[-1]["loss"] if result.history else float("nan"),
+        "backend": backend,
+        "device": device,
+        "seed": int(seed),
+        "samples_sha256_source": read_attrs(samples_path).get("mesh_sha256"),
+    }
+    meta = read_json(meta_path)
+    save_checkpoint(
+        checkpoint_out,
+        model,
+        model_name,
+        normalization={"center": meta["center"], "scale": meta["scale"]},
+        training=record,
+    )
+    with atomic_path(history_out) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(
+            handle, fieldnames=["epoch", "loss", "seconds", "points_per_second"]
+        )
+        writer.writeheader()
+        writer.writerows(result.history)
+    log.info("trained in %.2f s (%.3g points/s)", result.seconds, record["points_per_second"])
+    return record
+
+
+def evaluate_object(
+    checkpoint_path: str,
+    samples_path: str,
+    metrics_out: str,
+    obj: str,
+    model_name: str,
+    cfg: dict,
+    backend: str,
+    device: str,
+    threads: int | None = None,
+) -> dict:
+    """Stage 4: score a trained model on the object's independent test sets.
+
+    Parameters
+    ----------
+    cfg : dict
+        ``config["evaluate"]``: ``batch_size``, ``timing_points``, ``timing_repeats``,
+        ``timing_warmup``.
+
+    Returns
+    -------
+    dict
+        The flat metrics record written to ``metrics_out`` (keys documented in the README).
+    """
+    device = resolve_device(device)
+    backend = resolve_backend(backend, device)
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    model, payload = load_checkpoint(
+        checkpoint_path, backend=backend, device=device, threads=threads
+    )
+    batch_size = int(cfg["batch_size"])
+    record: dict = {"object": obj, "model": model_name, "status": "ok", "error": ""}
+    for split in ("surface", "volume"):
+        test = read_samples(samples_path, f"test/{split}")
+        pred = predict_sdf(model, test.points, batch_size=batch_size)
+        for key, value in sign_scores(pred, test.sdf).items():
+            record[f"{split}_{key}"] = value
+    timing_points = read_samples(samples_path, "test/volume").points[: int(cfg["timing_points"])]
+    points_t = torch.as_tensor(timing_points).to(device)
+    timing = time_inference(
+        lambda: predict_sdf(model, points_t, batch_size=batch_size),
+        device=device,
+        repeats=int(cfg["timing_repeats"]),
+        warmup=int(cfg["timing_warmup"]),
+    )
+    n_enc = model.encoding.params.numel()
+    attrs = read_attrs(samples_path)
+    training = payload["training"]
+    record.update(
+        {
+            "inference_points": len(timing_points),
+            "inference_ms": timing["median_ms"],
+            "inference_ms_iqr": timing["iqr_ms"],
+            "inference_points_per_second": len(timing_points) / (timing["median_ms"] / 1e3),
+            "inference_repeats": timing["repeats"],
+            "n_parameters": count_parameters(model),
+            "n_encoding_parameters": int(n_enc),
+            "n_network_parameters": count_parameters(model) - int(n_enc),
+            "checkpoint_bytes": os.path.getsize(checkpoint_path),
+            "peak_memory_bytes": peak_rss_bytes(),
+            "peak_gpu_memory_bytes": (
+                int(torch.cuda.max_memory_allocated()) if device.startswith("cuda") else 0
+            ),
+            "train_seconds": float(training["seconds"]),
+            "train_points_per_second": float(training["points_per_second"]),
+            "final_loss": float(training["final_loss"]),
+            "train_backend": training["backend"],
+            "train_device": training["device"],
+            "eval_backend": backend,
+            "eval_device": device,
+            "threads": int(threads) if threads else torch.get_num_threads(),
+            "sample_engine": attrs.get("engine"),
+            "sign_method": attrs.get("sign_method"),
+            "seed": int(training["seed"]),
+            "neusdf_version": __version__,
+        }
+    )
+    write_json(metrics_out, record)
+    log.info(
+        "%s/%s: surface F1 %.4f, volume F1 %.4f, %.3g points/s",
+        model_name,
+        obj,
+        record["surface_f1"],
+        record["volume_f1"],
+        record["inference_points_per_second"],
+    )
+    return record

@@ -1,0 +1,61 @@
+"""Shared fixtures: the real meshes in ../shared/meshes (skipped when absent) and tiny configs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_MESHES = Path(os.environ.get("NEUSDF_SHARED_MESHES", REPO.parent / "shared" / "meshes"))
+
+# A model small enough to train in a second on one CPU core.
+TINY_MODEL = {
+    "encoding": {
+        "n_levels": 4,
+        "n_features_per_level": 2,
+        "log2_hashmap_size": 12,
+        "base_resolution": 4,
+        "finest_resolution": 32,
+    },
+    "network": {"n_neurons": 16, "n_hidden_layers": 1, "activation": "ReLU"},
+    "training": {
+        "epochs": 3,
+        "batch_size": 1024,
+        "loss": "mape",
+        "mape_eps": 0.01,
+        "lr_encoding": 0.01,
+        "lr_network": 0.01,
+        "betas": [0.9, 0.99],
+        "eps": 1e-15,
+    },
+}
+
+
+@pytest.fixture
+def shared_meshes() -> Path:
+    """The folder of real public test meshes; skips the test when it is not there."""
+    if not (SHARED_MESHES / "MANIFEST.csv").is_file():
+        pytest.skip(f"real test meshes not found at {SHARED_MESHES}")
+    return SHARED_MESHES
+
+
+@pytest.fixture
+def sphere_mesh() -> trimesh.Trimesh:
+    """A closed icosphere of radius 0.8 centered at the origin."""
+    return trimesh.creation.icosphere(subdivisions=3, radius=0.8)
+
+
+@pytest.fixture
+def tiny_model_config() -> dict:
+    import copy
+
+    return copy.deepcopy(TINY_MODEL)
+
+
+def sphere_sdf(points: np.ndarray, radius: float) -> np.ndarray:
+    """Closed-form SDF of a sphere at the origin (negative inside)."""
+    return np.linalg.norm(points, axis=1) - radius

@@ -1,0 +1,96 @@
+import json
+
+import numpy as np
+import pytest
+import trimesh
+
+from neusdf.errors import MeshError
+from neusdf.meshes import load_mesh, normalize_file, normalize_mesh, read_normalized
+
+
+def test_normalize_centers_and_scales_longest_half_extent(sphere_mesh):
+    mesh = sphere_mesh.copy()
+    mesh.apply_scale([3.0, 1.0, 0.5])
+    mesh.apply_translation([10.0, -4.0, 2.0])
+    normalized, transform = normalize_mesh(mesh, half_extent=0.9)
+    lo, hi = normalized.bounds
+    np.testing.assert_allclose((lo + hi) / 2, 0.0, atol=1e-12)
+    assert np.max(hi - lo) / 2 == pytest.approx(0.9)
+    # uniform scale keeps aspect ratios
+    np.testing.assert_allclose(normalized.extents / normalized.extents[0], [1, 1 / 3, 1 / 6], rtol=1e-9)
+    np.testing.assert_allclose(transform.invert(normalized.vertices), mesh.vertices, atol=1e-9)
+    np.testing.assert_allclose(transform.apply(mesh.vertices), normalized.vertices, atol=1e-12)
+
+
+def test_normalize_file_writes_mesh_and_record(tmp_path, sphere_mesh):
+    src = tmp_path / "ball.stl"
+    sphere_mesh.export(src)
+    record = normalize_file(src, tmp_path / "out.ply", tmp_path / "out.json", half_extent=0.5)
+    on_disk = json.loads((tmp_path / "out.json").read_text())
+    assert on_disk == record
+    assert record["watertight"] and record["n_faces"] == len(sphere_mesh.faces)
+    assert len(record["source_sha256"]) == 64
+    vertices, faces = read_normalized(tmp_path / "out.ply")
+    assert np.abs(vertices).max() == pytest.approx(0.5)
+    assert faces.shape == (len(sphere_mesh.faces), 3)
+    assert not list(tmp_path.glob("*.tmp*")), "temporary files left behind"
+
+
+@pytest.mark.parametrize("suffix", [".obj", ".ply", ".stl", ".off", ".glb", ".STL"])
+def test_every_supported_format_loads(tmp_path, sphere_mesh, suffix):
+    path = tmp_path / f"ball{suffix}"
+    sphere_mesh.export(path, file_type=suffix[1:].lower())
+    mesh = load_mesh(path)
+    assert len(mesh.faces) == len(sphere_mesh.faces)
+    assert mesh.is_watertight
+
+
+def test_textured_obj_seams_are_welded(shared_meshes):
+    mesh = load_mesh(shared_meshes / "c3d__spot.obj")
+    assert mesh.is_watertight
+    assert len(mesh.faces) == 5856
+
+
+def test_quads_are_triangulated(shared_meshes):
+    mesh = load_mesh(shared_meshes / "trimesh__quadknot.obj")
+    assert mesh.faces.shape[1] == 3 and mesh.is_watertight
+
+
+def test_multi_body_file_is_merged_into_one_mesh(shared_meshes):
+    mesh = load_mesh(shared_meshes / "trimesh__box.STL")
+    assert len(mesh.split(only_watertight=False)) == 10
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "file is empty"),
+        (bytes(range(256)) * 8, "no triangle faces"),
+        (b"v 0 0 0\nv 1 0 0\nv 0 1 0\n", "no triangle faces"),
+        (b"v 0 0 0\nv 1 0 0\nv nan 1 0\nf 1 2 3\n", "NaN or infinite"),
+    ],
+)
+def test_bad_files_fail_with_one_line_naming_the_file(tmp_path, content, reason):
+    path = tmp_path / "bad.obj"
+    path.write_bytes(content)
+    with pytest.raises(MeshError) as info:
+        load_mesh(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert str(path) in message and reason in message
+
+
+def test_unsupported_extension_is_refused(tmp_path):
+    path = tmp_path / "mesh.xyz"
+    path.write_text("1 2 3\n")
+    with pytest.raises(MeshError, match="unsupported extension"):
+        load_mesh(path)
+
+
+def test_degenerate_and_duplicate_faces_are_dropped(tmp_path):
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [2, 0, 0]], dtype=float)
+    faces = np.array([[0, 1, 2], [0, 1, 2], [0, 1, 3]])  # duplicate + zero-area (collinear)
+    path = tmp_path / "tri.ply"
+    trimesh.Trimesh(vertices, faces, process=False).export(path)
+    mesh = load_mesh(path)
+    assert len(mesh.faces) == 1
