@@ -26,3 +26,8 @@ rule all:
         "results/summary.csv",
         "results/summary.md",
     default_target: True
+
+
+# With --keep-going, failed objects must still appear in the summary (status, stage, reason).
+onerror:
+    write_summary_after_failures()

@@ -1,6 +1,9 @@
 rule aggregate:
     input:
         all_metrics,
+    params:
+        failures=failure_records,
+        models=MODELS,
     output:
         csv="results/summary.csv",
         md="results/summary.md",

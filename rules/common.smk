@@ -1,5 +1,6 @@
 # Config validation, object discovery and input functions shared by every stage.
 
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -17,6 +18,8 @@ for _model in MODELS:
         raise ValueError(
             f"config: run_models names {_model!r}, which is not defined under 'models'"
         )
+for _model in config["models"].values():
+    validate(_model, "../schemas/model.schema.yaml")
 
 
 wildcard_constraints:
@@ -37,3 +40,37 @@ def model_config(wildcards):
 def all_metrics(wildcards):
     """Every (model, object) metrics file the summary is built from."""
     return expand("results/metrics/{model}/{obj}.json", model=MODELS, obj=sorted(OBJECTS))
+
+
+def failure_records(wildcards=None):
+    """Failure records (written by failed jobs) of the current objects and models."""
+    candidates = [f"results/failures/{stage}/{obj}.json" for stage in ("normalize", "sample") for obj in OBJECTS]
+    candidates += [
+        f"results/failures/{stage}/{model}/{obj}.json"
+        for stage in ("train", "evaluate")
+        for model in MODELS
+        for obj in OBJECTS
+    ]
+    return [path for path in candidates if Path(path).is_file()]
+
+
+def existing_metrics():
+    """Metrics files of the current objects and models that exist now."""
+    return [path for path in all_metrics(None) if Path(path).is_file()]
+
+
+def write_summary_after_failures():
+    """Write results/summary.{csv,md} from what finished plus the failure records."""
+    from neusdf.summary import write_summary
+
+    failures = failure_records()
+    if not failures:
+        return
+    write_summary(
+        existing_metrics(),
+        "results/summary.csv",
+        "results/summary.md",
+        failure_paths=failures,
+        models=MODELS,
+    )
+    print(f"neusdf: {len(failures)} failed job(s) listed in results/summary.csv", file=sys.stderr)

@@ -5,6 +5,7 @@ rule evaluate:
     output:
         "results/metrics/{model}/{obj}.json",
     params:
+        failure="results/failures/evaluate/{model}/{obj}.json",
         evaluate=config["evaluate"],
     log:
         "results/logs/evaluate/{model}/{obj}.log",

@@ -5,6 +5,7 @@ rule normalize:
         mesh="results/normalized/{obj}.ply",
         meta="results/normalized/{obj}.json",
     params:
+        failure="results/failures/normalize/{obj}.json",
         half_extent=config["normalize"]["half_extent"],
     log:
         "results/logs/normalize/{obj}.log",

@@ -5,6 +5,7 @@ rule sample:
     output:
         "results/samples/{obj}.h5",
     params:
+        failure="results/failures/sample/{obj}.json",
         sample=config["sample"],
         seed=config["seed"],
     log:

@@ -6,6 +6,7 @@ rule train:
         checkpoint="results/models/{model}/{obj}.pt",
         history="results/models/{model}/{obj}.history.csv",
     params:
+        failure="results/failures/train/{model}/{obj}.json",
         model=model_config,
         backend=config["train"]["backend"],
         device=config["train"]["device"],

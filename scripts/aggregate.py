@@ -8,4 +8,6 @@ with job(snakemake.log[0]):
         metrics_paths=list(snakemake.input),
         csv_out=snakemake.output.csv,
         md_out=snakemake.output.md,
+        failure_paths=snakemake.params.failures,
+        models=snakemake.params.models,
     )

@@ -5,7 +5,13 @@ from neusdf.stages import evaluate_object, set_threads
 
 set_threads(snakemake.threads)
 cfg = dict(snakemake.params.evaluate)
-with job(snakemake.log[0]):
+with job(
+    snakemake.log[0],
+    snakemake.params.failure,
+    stage="evaluate",
+    object=snakemake.wildcards.obj,
+    model=snakemake.wildcards.model,
+):
     evaluate_object(
         checkpoint_path=snakemake.input.checkpoint,
         samples_path=snakemake.input.samples,

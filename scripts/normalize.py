@@ -3,7 +3,12 @@
 from neusdf.scripting import job
 from neusdf.stages import normalize_object
 
-with job(snakemake.log[0]):
+with job(
+    snakemake.log[0],
+    snakemake.params.failure,
+    stage="normalize",
+    object=snakemake.wildcards.obj,
+):
     normalize_object(
         source=snakemake.input[0],
         mesh_out=snakemake.output.mesh,

@@ -4,7 +4,12 @@ from neusdf.scripting import job
 from neusdf.stages import sample_object, set_threads
 
 set_threads(snakemake.threads)
-with job(snakemake.log[0]):
+with job(
+    snakemake.log[0],
+    snakemake.params.failure,
+    stage="sample",
+    object=snakemake.wildcards.obj,
+):
     sample_object(
         mesh_path=snakemake.input.mesh,
         meta_path=snakemake.input.meta,

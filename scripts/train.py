@@ -4,7 +4,13 @@ from neusdf.scripting import job
 from neusdf.stages import set_threads, train_object
 
 set_threads(snakemake.threads)
-with job(snakemake.log[0]):
+with job(
+    snakemake.log[0],
+    snakemake.params.failure,
+    stage="train",
+    object=snakemake.wildcards.obj,
+    model=snakemake.wildcards.model,
+):
     train_object(
         samples_path=snakemake.input.samples,
         meta_path=snakemake.input.meta,

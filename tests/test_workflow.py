@@ -69,7 +69,7 @@ def planned_jobs(workdir: Path) -> dict[str, int]:
         match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
         if not match:
             break
-        if match.group(1) != "total":
+        if match.group(1) not in ("total", "all"):
             jobs[match.group(1)] = int(match.group(2))
     return jobs
 

@@ -23,6 +23,10 @@ def atomic_path(final: str | Path) -> Iterator[str]:
         prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent
     )
     os.close(fd)
+    # mkstemp creates 0600 files; give the result the permissions a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         os.replace(tmp, final)

@@ -1,4 +1,5 @@
-"""What every Snakemake ``script:`` shares: logging into the job's log, one-line errors."""
+"""What every Snakemake ``script:`` shares: logging into the job's log, one-line errors, and a
+failure record that lets the summary list failed objects instead of silently dropping them."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import contextlib
 import logging
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 from neusdf.errors import NeusdfError
+from neusdf.io import write_json
 
 
 def setup_logging(log_path: str) -> None:
     """Send logging and stderr (progress bars, warnings) of this job to ``log_path``."""
-    handle = open(log_path, "w", buffering=1)
+    handle = open(log_path, "w", buffering=1)  # stays open for the whole job
     sys.stderr = handle
     logging.basicConfig(
         level=logging.INFO,
@@ -23,18 +26,34 @@ def setup_logging(log_path: str) -> None:
     logging.captureWarnings(True)
 
 
-@contextlib.contextmanager
-def job(log_path: str) -> Iterator[None]:
-    """Run one stage with its log set up; a known input problem exits with one line, no traceback.
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message, prefixed by its type when it is not ours."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, NeusdfError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
-    The line goes to the job log and to the console (the real stderr), so users see which file
-    failed and why without opening the log.
+
+@contextlib.contextmanager
+def job(log_path: str, failure_path: str | None = None, **context: str) -> Iterator[None]:
+    """Run one stage with its log set up.
+
+    A known input problem (:class:`~neusdf.errors.NeusdfError`) exits with one line on the console
+    and in the log, no traceback. Any failure writes ``failure_path`` (JSON: ``context`` plus
+    ``status="failed"`` and ``error``) so the summary can report it; success removes a stale one.
     """
     console = sys.__stderr__
     setup_logging(log_path)
     try:
         yield
-    except NeusdfError as exc:
-        logging.getLogger("neusdf").error("%s", exc)
-        print(f"neusdf error: {exc}", file=console)
-        raise SystemExit(1) from None
+    except BaseException as exc:
+        if failure_path is not None and not isinstance(exc, KeyboardInterrupt):
+            write_json(failure_path, {**context, "status": "failed", "error": one_line(exc)})
+        if isinstance(exc, NeusdfError):
+            logging.getLogger("neusdf").error("%s", exc)
+            print(f"neusdf error: {exc}", file=console)
+            raise SystemExit(1) from None
+        raise
+    else:
+        if failure_path is not None:
+            Path(failure_path).unlink(missing_ok=True)

@@ -43,6 +43,7 @@ SUMMARY_COLUMNS = [
     "sample_engine",
     "sign_method",
     "seed",
+    "failed_stage",
     "error",
 ]
 
@@ -58,14 +59,46 @@ MEAN_COLUMNS = [
 ]
 
 
-def collect_metrics(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """Read metrics JSON files into a frame with :data:`SUMMARY_COLUMNS` first, sorted by
-    model then object."""
-    rows = [read_json(p) for p in paths]
-    frame = pd.DataFrame(rows)
+TEXT_COLUMNS = ("model", "object", "status", "failed_stage", "error")
+
+
+def failure_rows(failure_paths: Iterable[str | Path], models: Iterable[str]) -> list[dict]:
+    """Summary rows for failure records written by :func:`neusdf.scripting.job`.
+
+    A failure before training (normalize, sample) has no model: it fails the object for every
+    model in ``models``.
+    """
+    rows = []
+    for path in failure_paths:
+        record = read_json(path)
+        for model in [record["model"]] if record.get("model") else list(models):
+            rows.append(
+                {
+                    "model": model,
+                    "object": record["object"],
+                    "status": "failed",
+                    "failed_stage": record.get("stage", ""),
+                    "error": record.get("error", ""),
+                }
+            )
+    return rows
+
+
+def collect_metrics(
+    paths: Iterable[str | Path],
+    failure_paths: Iterable[str | Path] = (),
+    models: Iterable[str] = (),
+) -> pd.DataFrame:
+    """Read metrics JSON files (and failure records) into a frame with :data:`SUMMARY_COLUMNS`
+    first, sorted by model then object. A failure record wins over an older metrics file."""
+    failed = failure_rows(failure_paths, models)
+    failed_keys = {(r["model"], r["object"]) for r in failed}
+    rows = [r for r in map(read_json, paths) if (r["model"], r["object"]) not in failed_keys]
+    frame = pd.DataFrame(rows + failed)
     for column in SUMMARY_COLUMNS:
         if column not in frame:
-            frame[column] = math.nan if column not in ("status", "error") else ""
+            frame[column] = "" if column in TEXT_COLUMNS else math.nan
+    frame[list(TEXT_COLUMNS)] = frame[list(TEXT_COLUMNS)].fillna("")
     extra = [c for c in frame.columns if c not in SUMMARY_COLUMNS]
     frame = frame[SUMMARY_COLUMNS + extra]
     return frame.sort_values(["model", "object"], kind="stable").reset_index(drop=True)
@@ -84,10 +117,18 @@ def _markdown_table(frame: pd.DataFrame, floatfmt: str = ".4f") -> str:
 
 
 def write_summary(
-    metrics_paths: Iterable[str | Path], csv_out: str | Path, md_out: str | Path
+    metrics_paths: Iterable[str | Path],
+    csv_out: str | Path,
+    md_out: str | Path,
+    failure_paths: Iterable[str | Path] = (),
+    models: Iterable[str] = (),
 ) -> pd.DataFrame:
-    """Write ``summary.csv`` and a readable ``summary.md`` (per-model means, then per object)."""
-    frame = collect_metrics(metrics_paths)
+    """Write ``summary.csv`` and a readable ``summary.md`` (per-model means, then per object).
+
+    Failed objects (from ``failure_paths``) are listed with ``status="failed"``, the stage and
+    the reason, and left out of the means.
+    """
+    frame = collect_metrics(metrics_paths, failure_paths, models)
     with atomic_path(csv_out) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.6g")
     short = frame[
@@ -101,6 +142,8 @@ def write_summary(
             "volume_mae",
             "train_seconds",
             "inference_points_per_second",
+            "failed_stage",
+            "error",
         ]
     ]
     text = [
