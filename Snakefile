@@ -13,18 +13,25 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/normalize.smk"
 include: "rules/sample.smk"
 include: "rules/train.smk"
+include: "rules/extract.smk"
 include: "rules/evaluate.smk"
 include: "rules/aggregate.smk"
+include: "rules/plot.smk"
 
 
 rule all:
     input:
         "results/summary.csv",
         "results/summary.md",
+        "results/plots/summary.png",
+        all_plots,
     default_target: True
 
 

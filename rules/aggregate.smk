@@ -5,7 +5,12 @@ rule aggregate:
         failures=failure_records,
         models=MODELS,
     output:
-        csv="results/summary.csv",
+        csv=report(
+            "results/summary.csv",
+            caption="../report/summary_table.rst",
+            category="Summary",
+            labels={"table": "summary.csv"},
+        ),
         md="results/summary.md",
     log:
         "results/logs/aggregate.log",

@@ -42,12 +42,17 @@ def all_metrics(wildcards):
     return expand("results/metrics/{model}/{obj}.json", model=MODELS, obj=sorted(OBJECTS))
 
 
+def all_plots(wildcards):
+    """Every (model, object) slice figure."""
+    return expand("results/plots/{model}/{obj}.png", model=MODELS, obj=sorted(OBJECTS))
+
+
 def failure_records(wildcards=None):
     """Failure records (written by failed jobs) of the current objects and models."""
     candidates = [f"results/failures/{stage}/{obj}.json" for stage in ("normalize", "sample") for obj in OBJECTS]
     candidates += [
         f"results/failures/{stage}/{model}/{obj}.json"
-        for stage in ("train", "evaluate")
+        for stage in ("train", "extract", "evaluate", "plot")
         for model in MODELS
         for obj in OBJECTS
     ]

@@ -22,4 +22,8 @@ with job(
         backend=cfg["backend"],
         device=cfg["device"],
         threads=snakemake.threads,
+        pred_mesh_path=snakemake.input.pred_mesh,
+        gt_mesh_path=snakemake.input.gt_mesh,
+        geometry_cfg=dict(snakemake.params.geometry),
+        seed=snakemake.params.seed,
     )

@@ -33,6 +33,9 @@ TINY_CONFIG = {
     },
     "train": {"threads": 1},
     "evaluate": {"threads": 1, "timing_points": 2000, "timing_repeats": 2},
+    "extract": {"resolution": 32, "threads": 1},
+    "geometry": {"n_samples": 2000},
+    "plot": {"resolution": 32, "threads": 1},
     "models": {"tiny": TINY_MODEL},
 }
 
@@ -96,6 +99,11 @@ def test_workflow_end_to_end_and_incremental_rebuilds(workdir):
     assert (summary["status"] == "ok").all()
     assert summary["surface_f1"].between(0.5, 1.0).all()
     assert summary["volume_f1"].between(0.8, 1.0).all()
+    assert summary["chamfer_l1"].between(0.0, 0.2).all()
+    for name in ("sphere", "torus"):
+        assert (workdir / "results" / "meshes" / "tiny" / f"{name}.ply").stat().st_size > 0
+        assert (workdir / "results" / "plots" / "tiny" / f"{name}.png").stat().st_size > 0
+    assert (workdir / "results" / "plots" / "summary.png").is_file()
     for stage in ("normalize", "sample", "train/tiny", "evaluate/tiny"):
         assert (workdir / "results" / "logs" / stage / "sphere.log").is_file()
     assert (workdir / "results" / "benchmarks" / "train" / "tiny" / "torus.tsv").is_file()
@@ -107,12 +115,19 @@ def test_workflow_end_to_end_and_incremental_rebuilds(workdir):
     changed = copy.deepcopy(TINY_CONFIG)
     changed["models"]["tiny"]["training"]["epochs"] = 2
     write_config(workdir, changed)
-    assert planned_jobs(workdir) == {"train": 2, "evaluate": 2, "aggregate": 1}
+    after_training = {
+        "evaluate": 2,
+        "extract": 2,
+        "plot_slices": 2,
+        "aggregate": 1,
+        "plot_summary": 1,
+    }
+    assert planned_jobs(workdir) == {"train": 2, **after_training}
 
     # A sampling parameter reruns sampling and everything after it, not normalize.
     changed["sample"]["near_surface_std"] = 0.02
     write_config(workdir, changed)
-    assert planned_jobs(workdir) == {"sample": 2, "train": 2, "evaluate": 2, "aggregate": 1}
+    assert planned_jobs(workdir) == {"sample": 2, "train": 2, **after_training}
 
     # A new mesh adds its own jobs (and the summary).
     write_config(workdir, TINY_CONFIG)
@@ -121,8 +136,11 @@ def test_workflow_end_to_end_and_incremental_rebuilds(workdir):
         "normalize": 1,
         "sample": 1,
         "train": 1,
+        "extract": 1,
         "evaluate": 1,
+        "plot_slices": 1,
         "aggregate": 1,
+        "plot_summary": 1,
     }
 
 

@@ -7,14 +7,25 @@ its outputs atomically. None of them knows about Snakemake.
 from __future__ import annotations
 
 import csv
+import functools
 import logging
 import os
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
+import trimesh
 
 from neusdf import __version__, groundtruth
 from neusdf.encoding import resolve_backend
+from neusdf.extraction import (
+    extract_zero_level_set,
+    to_normalized_frame,
+    to_original_frame,
+    write_mesh,
+)
+from neusdf.geometry import geometric_metrics
 from neusdf.io import atomic_path, read_json, write_json
 from neusdf.meshes import normalize_file, read_normalized
 from neusdf.metrics import peak_rss_bytes, sign_scores, time_inference
@@ -26,6 +37,7 @@ from neusdf.models import (
     resolve_device,
     save_checkpoint,
 )
+from neusdf.plots import plot_sdf_slices, plot_summary
 from neusdf.samples import SOURCE_SURFACE, SOURCE_VOLUME, PointSet, read_attrs, read_samples
 from neusdf.samples import write_samples as write_sample_file
 from neusdf.sampling import sample_near_surface, sample_volume
@@ -34,7 +46,16 @@ from neusdf.training import train_sdf
 
 log = logging.getLogger(__name__)
 
-__all__ = ["evaluate_object", "normalize_object", "sample_object", "set_threads", "train_object"]
+__all__ = [
+    "evaluate_object",
+    "extract_object",
+    "normalize_object",
+    "plot_object",
+    "plot_summary_file",
+    "sample_object",
+    "set_threads",
+    "train_object",
+]
 
 
 def set_threads(threads: int) -> None:
@@ -224,6 +245,10 @@ def evaluate_object(
     backend: str,
     device: str,
     threads: int | None = None,
+    pred_mesh_path: str | None = None,
+    gt_mesh_path: str | None = None,
+    geometry_cfg: dict | None = None,
+    seed: int = 0,
 ) -> dict:
     """Stage 4: score a trained model on the object's independent test sets.
 
@@ -232,6 +257,11 @@ def evaluate_object(
     cfg : dict
         ``config["evaluate"]``: ``batch_size``, ``timing_points``, ``timing_repeats``,
         ``timing_warmup``.
+    pred_mesh_path, gt_mesh_path : str, optional
+        Extracted zero level set and normalized input mesh; when both are given, geometric
+        metrics (Chamfer, Hausdorff, normal consistency; normalized units) are added.
+    geometry_cfg : dict, optional
+        ``config["geometry"]``: ``n_samples``.
 
     Returns
     -------
@@ -260,6 +290,12 @@ def evaluate_object(
         repeats=int(cfg["timing_repeats"]),
         warmup=int(cfg["timing_warmup"]),
     )
+    if pred_mesh_path and gt_mesh_path:
+        record.update(
+            mesh_geometry(
+                pred_mesh_path, gt_mesh_path, payload["normalization"], geometry_cfg, seed
+            )
+        )
     n_enc = model.encoding.params.numel()
     attrs = read_attrs(samples_path)
     training = payload["training"]
@@ -302,3 +338,103 @@ def evaluate_object(
         record["inference_points_per_second"],
     )
     return record
+
+
+def mesh_geometry(
+    pred_mesh_path: str, gt_mesh_path: str, normalization: dict, cfg: dict | None, seed: int
+) -> dict:
+    """Geometric metrics of an extracted mesh against the normalized input mesh.
+
+    An extracted mesh written in the original frame is mapped back first, so the numbers are
+    always in normalized units.
+    """
+    pred = trimesh.load(pred_mesh_path, file_type="ply", force="mesh", process=False)
+    if not isinstance(pred, trimesh.Trimesh):  # an empty PLY loads as an empty scene
+        pred = trimesh.Trimesh()
+    frame_file = Path(pred_mesh_path).with_suffix(".json")
+    if frame_file.is_file() and read_json(frame_file).get("frame") == "original":
+        pred = to_normalized_frame(pred, normalization["center"], normalization["scale"])
+    vertices, faces = read_normalized(gt_mesh_path)
+    gt = trimesh.Trimesh(vertices, faces, process=False)
+    n_samples = int((cfg or {}).get("n_samples", 100_000))
+    metrics = geometric_metrics(pred, gt, n=n_samples, seed=seed)
+    keep = ("chamfer_l1", "chamfer_l2", "hausdorff_95", "hausdorff_max", "normal_consistency")
+    out = {key: float(metrics[key]) for key in keep}
+    out["pred_mesh_empty"] = bool(metrics.get("pred_empty", False))
+    out["geometry_samples"] = n_samples
+    return out
+
+
+def model_sdf_fn(checkpoint_path: str, backend: str, device: str, threads: int, batch_size: int):
+    """A plain ``sdf_fn(points (M, 3) float32) -> (M,) float32`` from a checkpoint, and the
+    stored normalization (dict with ``center``, ``scale``)."""
+    device = resolve_device(device)
+    model, payload = load_checkpoint(
+        checkpoint_path, backend=resolve_backend(backend, device), device=device, threads=threads
+    )
+    return functools.partial(predict_sdf, model, batch_size=batch_size), payload["normalization"]
+
+
+def extract_object(
+    checkpoint_path: str, mesh_out: str, cfg: dict, backend: str, device: str, threads: int
+) -> dict:
+    """Marching-cubes zero level set of a trained model (``cfg = config["extract"]``).
+
+    Writes the PLY and, next to it, a JSON record (frame, resolution, emptiness).
+    """
+    sdf_fn, normalization = model_sdf_fn(
+        checkpoint_path, backend, device, threads, int(cfg["batch_size"])
+    )
+    mesh = extract_zero_level_set(
+        sdf_fn, resolution=int(cfg["resolution"]), bound=1.0, batch_size=int(cfg["batch_size"])
+    )
+    if cfg["original_frame"]:
+        mesh = to_original_frame(mesh, normalization["center"], normalization["scale"])
+    info = dict(mesh.metadata["extraction"])
+    write_mesh(mesh, mesh_out)
+    write_json(Path(mesh_out).with_suffix(".json"), {**info, "faces": len(mesh.faces)})
+    log.info(
+        "wrote %s: %d faces, frame %s, empty=%s",
+        mesh_out,
+        len(mesh.faces),
+        info["frame"],
+        info["empty"],
+    )
+    return info
+
+
+def plot_object(
+    checkpoint_path: str,
+    gt_mesh_path: str,
+    meta_path: str,
+    png_out: str,
+    title: str,
+    cfg: dict,
+    sample_cfg: dict,
+    backend: str,
+    device: str,
+    threads: int,
+) -> None:
+    """Ground truth / prediction / error slices through the center (``cfg = config["plot"]``)."""
+    sdf_fn, _ = model_sdf_fn(checkpoint_path, backend, device, threads, 2**18)
+    vertices, faces = read_normalized(gt_mesh_path)
+    meta = read_json(meta_path)
+
+    def gt_fn(points: np.ndarray) -> np.ndarray:
+        sdf, _ = groundtruth.signed_distance(
+            vertices,
+            faces,
+            points,
+            engine=sample_cfg["engine"],
+            sign=sample_cfg["sign"],
+            watertight=bool(meta["watertight"]),
+            name=meta.get("source", gt_mesh_path),
+        )
+        return sdf
+
+    plot_sdf_slices(gt_fn, sdf_fn, png_out, resolution=int(cfg["resolution"]), title=title)
+
+
+def plot_summary_file(summary_csv: str, png_out: str) -> None:
+    """Per-model bar charts of surface F1, volume F1 and Chamfer L1 from ``summary.csv``."""
+    plot_summary(pd.read_csv(summary_csv), png_out)

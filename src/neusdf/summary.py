@@ -45,6 +45,12 @@ SUMMARY_COLUMNS = [
     "seed",
     "failed_stage",
     "error",
+    "chamfer_l1",
+    "chamfer_l2",
+    "hausdorff_95",
+    "hausdorff_max",
+    "normal_consistency",
+    "pred_mesh_empty",
 ]
 
 MEAN_COLUMNS = [
@@ -54,6 +60,8 @@ MEAN_COLUMNS = [
     "volume_iou",
     "surface_mae",
     "volume_mae",
+    "chamfer_l1",
+    "hausdorff_95",
     "train_seconds",
     "inference_points_per_second",
 ]

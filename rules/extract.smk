@@ -1,0 +1,20 @@
+rule extract:
+    input:
+        checkpoint="results/models/{model}/{obj}.pt",
+    output:
+        mesh="results/meshes/{model}/{obj}.ply",
+        meta="results/meshes/{model}/{obj}.json",
+    params:
+        failure="results/failures/extract/{model}/{obj}.json",
+        extract=config["extract"],
+    log:
+        "results/logs/extract/{model}/{obj}.log",
+    benchmark:
+        "results/benchmarks/extract/{model}/{obj}.tsv"
+    threads: config["extract"]["threads"]
+    resources:
+        gpu=1,
+    conda:
+        "../envs/neusdf.yaml"
+    script:
+        "../scripts/extract.py"

@@ -1,0 +1,49 @@
+rule plot_slices:
+    input:
+        checkpoint="results/models/{model}/{obj}.pt",
+        gt_mesh="results/normalized/{obj}.ply",
+        meta="results/normalized/{obj}.json",
+    output:
+        report(
+            "results/plots/{model}/{obj}.png",
+            caption="../report/slices.rst",
+            category="SDF slices",
+            subcategory="{model}",
+            labels={"model": "{model}", "object": "{obj}"},
+        ),
+    params:
+        failure="results/failures/plot/{model}/{obj}.json",
+        plot=config["plot"],
+        sample=config["sample"],
+    log:
+        "results/logs/plot/{model}/{obj}.log",
+    benchmark:
+        "results/benchmarks/plot/{model}/{obj}.tsv"
+    threads: config["plot"]["threads"]
+    resources:
+        gpu=1,
+    conda:
+        "../envs/neusdf.yaml"
+    script:
+        "../scripts/plot_slices.py"
+
+
+rule plot_summary:
+    input:
+        csv="results/summary.csv",
+    output:
+        report(
+            "results/plots/summary.png",
+            caption="../report/summary.rst",
+            category="Summary",
+            labels={"figure": "per-object scores"},
+        ),
+    log:
+        "results/logs/plot_summary.log",
+    benchmark:
+        "results/benchmarks/plot_summary.tsv"
+    threads: 1
+    conda:
+        "../envs/neusdf.yaml"
+    script:
+        "../scripts/plot_summary.py"

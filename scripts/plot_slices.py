@@ -1,0 +1,21 @@
+"""Snakemake entry point of rule plot_slices (logic: neusdf.stages.plot_object)."""
+
+from neusdf.scripting import job
+from neusdf.stages import plot_object, set_threads
+
+set_threads(snakemake.threads)
+cfg = dict(snakemake.params.plot)
+obj, model = snakemake.wildcards.obj, snakemake.wildcards.model
+with job(snakemake.log[0], snakemake.params.failure, stage="plot", object=obj, model=model):
+    plot_object(
+        checkpoint_path=snakemake.input.checkpoint,
+        gt_mesh_path=snakemake.input.gt_mesh,
+        meta_path=snakemake.input.meta,
+        png_out=snakemake.output[0],
+        title=f"{model} / {obj}",
+        cfg=cfg,
+        sample_cfg=dict(snakemake.params.sample),
+        backend=cfg["backend"],
+        device=cfg["device"],
+        threads=snakemake.threads,
+    )
