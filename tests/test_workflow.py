@@ -41,8 +41,10 @@ TINY_CONFIG = {
 
 
 def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    # Targets and flags first: a trailing target would be swallowed by --resources.
     cmd = [
         SNAKEMAKE,
+        *args,
         "--snakefile",
         str(REPO / "Snakefile"),
         "--directory",
@@ -53,7 +55,6 @@ def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         "2",
         "--resources",
         "gpu=1",
-        *args,
     ]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)

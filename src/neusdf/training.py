@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -15,6 +16,30 @@ from neusdf.models import SDFNetwork
 log = logging.getLogger(__name__)
 
 LOSSES = ("mape", "l1")
+SCHEDULES = ("constant", "cosine")
+
+
+def lr_factor(step: int, total_steps: int, schedule: str, final_factor: float) -> float:
+    """Learning-rate multiplier at ``step`` (0-based) of ``total_steps``.
+
+    ``constant``: 1. ``cosine``: from 1 down to ``final_factor`` along half a cosine, which keeps
+    early progress and lets the last epochs settle the fine hash levels.
+    """
+    if schedule == "constant" or total_steps <= 1:
+        return 1.0
+    if schedule == "cosine":
+        progress = min(step / (total_steps - 1), 1.0)
+        return final_factor + (1.0 - final_factor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    raise ValueError(f"unknown lr schedule {schedule!r}; expected one of {SCHEDULES}")
+
+
+def set_lr(optimizer, lr: float) -> None:
+    """Set the learning rate of a torch optimizer or of the encoding's own optimizer."""
+    if hasattr(optimizer, "param_groups"):
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+    else:
+        optimizer.lr = lr
 
 
 def sdf_loss(pred: torch.Tensor, target: torch.Tensor, kind: str, mape_eps: float) -> torch.Tensor:
@@ -72,7 +97,8 @@ def train_sdf(
         Ground-truth signed distances, negative inside.
     training_config : dict
         Keys ``epochs``, ``batch_size``, ``loss`` ("mape"|"l1"), ``mape_eps``, ``lr_encoding``,
-        ``lr_network``, ``betas`` (2 floats), ``eps``.
+        ``lr_network``, ``betas`` (2 floats), ``eps``, ``lr_schedule`` ("constant"|"cosine"),
+        ``lr_final_factor``.
     seed : int
         Fixes the shuffling order.
     device : str
@@ -89,12 +115,12 @@ def train_sdf(
     mape_eps = float(training_config.get("mape_eps", 1e-2))
     betas = tuple(float(b) for b in training_config["betas"])
     eps = float(training_config["eps"])
-    opt_encoding = model.encoding.make_optimizer(
-        lr=float(training_config["lr_encoding"]), betas=betas, eps=eps
-    )
-    opt_network = torch.optim.Adam(
-        model.network.parameters(), lr=float(training_config["lr_network"]), betas=betas, eps=eps
-    )
+    lr_encoding = float(training_config["lr_encoding"])
+    lr_network = float(training_config["lr_network"])
+    schedule = training_config.get("lr_schedule", "constant")
+    final_factor = float(training_config.get("lr_final_factor", 1.0))
+    opt_encoding = model.encoding.make_optimizer(lr=lr_encoding, betas=betas, eps=eps)
+    opt_network = torch.optim.Adam(model.network.parameters(), lr=lr_network, betas=betas, eps=eps)
     points_t = torch.as_tensor(points, dtype=torch.float32).to(device)
     sdf_t = torch.as_tensor(sdf, dtype=torch.float32).to(device)
     n = len(points_t)
@@ -109,6 +135,10 @@ def train_sdf(
         order = torch.randperm(n, generator=generator).to(device)
         loss_sum = torch.zeros((), device=device)
         for begin in range(0, n, batch_size):
+            if schedule != "constant":
+                factor = lr_factor(result.steps, epochs * steps_per_epoch, schedule, final_factor)
+                set_lr(opt_encoding, lr_encoding * factor)
+                set_lr(opt_network, lr_network * factor)
             idx = order[begin : begin + batch_size]
             pred = model(points_t[idx])
             loss = sdf_loss(pred, sdf_t[idx], loss_kind, mape_eps)

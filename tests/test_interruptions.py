@@ -1,0 +1,63 @@
+"""Killing a real training job leaves nothing that looks complete; a rerun finishes cleanly."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from neusdf.models import read_checkpoint
+from tests.conftest import REPO
+from tests.test_workflow import SNAKEMAKE, TINY_CONFIG, run_snakemake, write_config
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_killed_training_leaves_no_checkpoint_and_reruns_cleanly(tmp_path, sig):
+    raw = tmp_path / "data" / "raw"
+    raw.mkdir(parents=True)
+    shutil.copy(REPO / "data" / "raw" / "sphere.obj", raw / "sphere.obj")
+    config = copy.deepcopy(TINY_CONFIG)
+    config["models"]["tiny"]["training"]["epochs"] = 400  # long enough to be killed mid-way
+    write_config(tmp_path, config)
+    target = "results/models/tiny/sphere.pt"
+    log = tmp_path / "results" / "logs" / "train" / "tiny" / "sphere.log"
+    cmd = [SNAKEMAKE, target, "--snakefile", str(REPO / "Snakefile"), "--directory",
+           str(tmp_path), "--configfile", str(tmp_path / "config.yaml"), "--cores", "1",
+           "--resources", "gpu=1"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if log.is_file() and "epoch 2/" in log.read_text():
+                break
+            assert proc.poll() is None, "workflow ended before training could be interrupted"
+            time.sleep(0.2)
+        else:
+            pytest.fail("training never started")
+        os.killpg(proc.pid, sig)  # the whole job: snakemake and its script
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    checkpoint = tmp_path / target
+    assert not checkpoint.exists(), "a killed run left a checkpoint that looks complete"
+
+    if sig == signal.SIGKILL:
+        # Snakemake cannot release its lock when killed outright; users run --unlock, as we do.
+        assert run_snakemake(tmp_path, "--unlock").returncode == 0
+    config["models"]["tiny"]["training"]["epochs"] = 2
+    write_config(tmp_path, config)
+    done = run_snakemake(tmp_path, target, "--rerun-incomplete")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert read_checkpoint(checkpoint)["format"] == "neusdf-checkpoint"
+    assert not list((tmp_path / "results").rglob("*.tmp*")), "temporary files left behind"
