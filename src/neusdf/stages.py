@@ -124,6 +124,7 @@ def sample_object(mesh_path: str, meta_path: str, out_path: str, cfg: dict, seed
         engine=cfg["engine"],
         sign=cfg["sign"],
         watertight=bool(meta["watertight"]),
+        threads=int(cfg.get("threads", 2)),
         name=meta.get("source", mesh_path),
     )
     sdf = dict(
