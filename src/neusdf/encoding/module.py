@@ -1,0 +1,292 @@
+"""``HashGridEncoding``: one torch module over three interchangeable backends.
+
+* ``"reference"`` — :func:`~neusdf.encoding.reference.hashgrid_encode_reference` (any device);
+* ``"fast"`` — numba CPU kernels (:mod:`neusdf.encoding.kernels`), the default on CPU;
+* ``"tcnn"`` — ``tinycudann.Encoding`` on CUDA.
+
+Whatever the backend, the module's only state is ``params``: one flat float32 vector in tcnn order,
+so checkpoints move freely between backends (and between GPU and CPU).
+
+Gradients w.r.t. the input positions are not computed by any backend here (the pipeline does not
+need them): ``x01`` is treated as a constant.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from collections.abc import Iterator
+
+import numba
+import numpy as np
+import torch
+
+from neusdf.encoding import kernels
+from neusdf.encoding.config import HashGridConfig
+from neusdf.encoding.memory import large_zeros
+from neusdf.encoding.optim import MaskedAdam, SparseHashGridAdam
+from neusdf.encoding.reference import hashgrid_encode_reference, init_params
+
+BACKENDS = ("reference", "fast", "tcnn")
+
+
+def _tcnn_importable() -> bool:
+    return importlib.util.find_spec("tinycudann") is not None
+
+
+def available_backends(device: str | torch.device = "cpu") -> list[str]:
+    """Backends that can run on ``device`` in this environment."""
+    device = torch.device(device)
+    if device.type == "cpu":
+        return ["reference", "fast"]
+    names = ["reference"]
+    if device.type == "cuda" and torch.cuda.is_available() and _tcnn_importable():
+        names.append("tcnn")
+    return names
+
+
+def resolve_backend(backend: str, device: str | torch.device = "cpu") -> str:
+    """Concrete backend name for a request.
+
+    ``"auto"`` picks ``"tcnn"`` on a CUDA device when tinycudann is installed, ``"fast"`` on the
+    CPU, ``"reference"`` otherwise. An explicit name that cannot run on ``device`` raises
+    ``ValueError``. Logs nothing.
+    """
+    device = torch.device(device)
+    usable = available_backends(device)
+    if backend == "auto":
+        for name in ("tcnn", "fast", "reference"):
+            if name in usable:
+                return name
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown hash-grid backend {backend!r}; choose from auto, {BACKENDS}")
+    if backend not in usable:
+        raise ValueError(
+            f"hash-grid backend {backend!r} cannot run on {device} here (usable: {usable})"
+        )
+    return backend
+
+
+class FastGradState:
+    """Per-level constants, dense gradient buffer and dirty-block flags (fast backend).
+
+    Attributes
+    ----------
+    grad : (n_params,) float32 tensor
+        Accumulated gradient, zero outside dirty blocks; shared with ``params.grad``.
+    grad_table, dirty
+        numpy views used by the kernels (see :mod:`neusdf.encoding.kernels`).
+    """
+
+    def __init__(self, config: HashGridConfig, threads: int | None):
+        n_entries = config.n_entries
+        self.n_features = config.n_features_per_level
+        self.n_levels = config.n_levels
+        self.threads = threads
+        self.scales = np.ascontiguousarray(config.level_scales(), dtype=np.float32)
+        self.resolutions = np.asarray(config.level_resolutions(), dtype=np.int64)
+        self.sizes = np.asarray(config.level_sizes(), dtype=np.int64)
+        self.offsets = np.asarray(config.level_offsets(), dtype=np.int64)
+        self.hashed = np.asarray(config.level_is_hashed(), dtype=np.int64)
+        self.grad = large_zeros(config.n_params)
+        self.grad_table = self.grad.numpy().reshape(n_entries, self.n_features)
+        n_dirty = (n_entries + (1 << kernels.DIRTY_SHIFT) - 1) >> kernels.DIRTY_SHIFT
+        self.dirty = np.zeros(n_dirty, dtype=np.uint8)
+        # Reused level-major scratch (fresh multi-MB arrays would page-fault on every call).
+        self._scratch: dict[str, np.ndarray] = {}
+
+    def _level_major_scratch(self, name: str, n_points: int) -> np.ndarray:
+        """(L, n_points, F) float32 scratch, grown on demand and reused between calls."""
+        n_floats = self.n_levels * n_points * self.n_features
+        buf = self._scratch.get(name)
+        if buf is None or buf.size < n_floats:
+            buf = np.empty(n_floats, dtype=np.float32)
+            self._scratch[name] = buf
+        # A prefix of the flat buffer keeps the view C-contiguous (one numba specialisation).
+        return buf[:n_floats].reshape(self.n_levels, n_points, self.n_features)
+
+    @contextlib.contextmanager
+    def thread_limit(self, threads: int | None = None) -> Iterator[None]:
+        """Run numba kernels with ``threads`` (or this state's default; None keeps numba's)."""
+        threads = self.threads if threads is None else threads
+        if threads is None:
+            yield
+            return
+        previous = numba.get_num_threads()
+        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+        try:
+            yield
+        finally:
+            numba.set_num_threads(previous)
+
+    def encode(self, x01: np.ndarray, table: np.ndarray) -> np.ndarray:
+        """Forward kernel: (N, 3) float32 points -> (N, L * F) float32 features."""
+        n_points = x01.shape[0]
+        out_lm = self._level_major_scratch("out", n_points)
+        out = np.empty((n_points, self.n_levels * self.n_features), dtype=np.float32)
+        with self.thread_limit():
+            kernels.hashgrid_forward(
+                x01, table, self.scales, self.resolutions, self.sizes, self.offsets,
+                self.hashed, out_lm, out, numba.get_num_threads(),
+            )  # fmt: skip
+        return out
+
+    def accumulate(self, x01: np.ndarray, grad_out: np.ndarray) -> None:
+        """Backward kernel: add d loss / d table into :attr:`grad` and flag touched blocks.
+
+        ``grad_out`` is (N, L * F) float32, the gradient w.r.t. :meth:`encode`'s output.
+        """
+        grad_lm = self._level_major_scratch("grad", x01.shape[0])
+        with self.thread_limit():
+            kernels.point_major_to_level_major(grad_out, self.n_features, grad_lm)
+            kernels.hashgrid_backward(
+                x01, grad_lm, self.grad_table, self.scales, self.resolutions, self.sizes,
+                self.offsets, self.hashed, self.dirty,
+            )  # fmt: skip
+
+    def clear(self, threads: int | None = None) -> None:
+        """Zero the gradient of dirty blocks and reset the flags."""
+        with self.thread_limit(threads):
+            kernels.clear_dirty(self.grad_table, self.dirty)
+
+
+def _as_points(x01: torch.Tensor) -> np.ndarray:
+    """(N, 3) C-contiguous float32 numpy view (copying only if needed)."""
+    return x01.detach().to(torch.float32).contiguous().numpy()
+
+
+class _FastHashGrid(torch.autograd.Function):
+    """Autograd glue: the backward scatters into the shared buffer and returns no param grad.
+
+    Returning ``None`` for ``params`` keeps autograd from materialising (and adding) a dense
+    12.2 M-float gradient every step; the gradient lives in ``FastGradState.grad``, which is also
+    ``params.grad``.
+    """
+
+    @staticmethod
+    def forward(ctx, x01, params, state):
+        points = _as_points(x01)
+        table = params.detach().numpy().reshape(-1, state.n_features)
+        out = state.encode(points, table)
+        ctx.points = points
+        ctx.state = state
+        return torch.from_numpy(out)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        grad = grad_out.detach().to(torch.float32).contiguous().numpy()
+        ctx.state.accumulate(ctx.points, grad)
+        ctx.points = None
+        return None, None, None
+
+
+class HashGridEncoding(torch.nn.Module):
+    """Multiresolution hash-grid encoding of points in [0, 1]^3.
+
+    Parameters
+    ----------
+    config : HashGridConfig
+    backend : {"auto", "reference", "fast", "tcnn"}
+        See :func:`resolve_backend`.
+    seed : int
+        Seeds the uniform [-1e-4, 1e-4] initialisation (identical for every backend).
+    device : str or torch.device
+        Where ``params`` live (``"fast"`` is CPU-only, ``"tcnn"`` CUDA-only).
+    threads : int or None
+        numba threads for the fast backend (None: numba's current setting, which the pipeline sets
+        from Snakemake's ``threads``).
+
+    Notes
+    -----
+    ``state_dict()`` holds only ``params``. With the fast backend ``params.grad`` is a persistent
+    dense buffer that the backward pass accumulates into (autograd never sees a dense gradient);
+    use :meth:`make_optimizer` (not a generic torch optimizer) so only the touched blocks are
+    updated and re-zeroed. The fast backend's buffers are CPU-only: do not ``.to()`` the module.
+
+    Points outside [0, 1]^3 are not clamped (as in tcnn): their cell index wraps as uint32 and the
+    table index wraps modulo the level size; every backend gives the same (meaningless but
+    finite) features there. No gradient w.r.t. the points is computed.
+    """
+
+    def __init__(
+        self,
+        config: HashGridConfig,
+        backend: str = "auto",
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+        threads: int | None = None,
+    ):
+        super().__init__()
+        self.config = config
+        self.device = torch.device(device)
+        self.backend = resolve_backend(backend, self.device)
+        self.threads = threads
+        initial = init_params(config, seed, self.device)
+        if self.backend == "fast":
+            initial = large_zeros(config.n_params).copy_(initial)
+        self.params = torch.nn.Parameter(initial)
+        self._fast: FastGradState | None = None
+        self._tcnn: list = []  # a list hides the tcnn module from state_dict()/children()
+        if self.backend == "fast":
+            self._fast = FastGradState(config, threads)
+            self.params.grad = self._fast.grad
+        elif self.backend == "tcnn":
+            self._tcnn.append(_make_tcnn_encoding(config, self.params, seed))
+
+    @property
+    def output_dim(self) -> int:
+        """Width of the encoding, ``L * F``."""
+        return self.config.output_dim
+
+    def forward(self, x01: torch.Tensor) -> torch.Tensor:
+        """Encode (N, 3) float32 points in [0, 1]^3 into (N, L * F) float32 features."""
+        if x01.ndim != 2 or x01.shape[1] != 3:
+            raise ValueError(f"expected points of shape (N, 3), got {tuple(x01.shape)}")
+        if self.backend == "reference":
+            return hashgrid_encode_reference(x01.to(torch.float32), self.params, self.config)
+        if self.backend == "tcnn":
+            return self._tcnn[0](x01.to(torch.float32).contiguous()).to(torch.float32)
+        state = self._fast
+        if self.params.grad is not state.grad:
+            # Something (e.g. Module.zero_grad(set_to_none=True)) detached the shared buffer.
+            state.clear()
+            self.params.grad = state.grad
+        if torch.is_grad_enabled() and self.params.requires_grad:
+            return _FastHashGrid.apply(x01, self.params, state)
+        table = self.params.detach().numpy().reshape(-1, state.n_features)
+        return torch.from_numpy(state.encode(_as_points(x01), table))
+
+    def make_optimizer(
+        self,
+        lr: float = 1e-2,
+        betas: tuple[float, float] = (0.9, 0.99),
+        eps: float = 1e-15,
+    ) -> MaskedAdam:
+        """Adam over ``params`` skipping zero-gradient entries (sparse for the fast backend).
+
+        Returns an object with ``step()``, ``zero_grad()``, ``state_dict()`` and
+        ``load_state_dict()``; call ``step()`` after ``loss.backward()``.
+        """
+        if self.backend == "fast":
+            return SparseHashGridAdam(self.params, self._fast, lr, betas, eps, self.threads)
+        return MaskedAdam(self.params, lr, betas, eps)
+
+    def extra_repr(self) -> str:
+        return f"backend={self.backend!r}, config={self.config}"
+
+
+def _make_tcnn_encoding(config: HashGridConfig, params: torch.nn.Parameter, seed: int):
+    """A ``tinycudann.Encoding`` that uses ``params`` (our seeded init, tcnn order) as its table."""
+    import tinycudann as tcnn  # optional dependency, only on CUDA machines
+
+    try:  # full-precision parameters where the bindings allow choosing (newer tinycudann)
+        module = tcnn.Encoding(3, config.to_tcnn_dict(), seed=seed, dtype=torch.float32)
+    except TypeError:
+        module = tcnn.Encoding(3, config.to_tcnn_dict(), seed=seed)
+    if module.params.numel() != params.numel():
+        raise RuntimeError(
+            f"tinycudann reports {module.params.numel()} encoding params, expected {params.numel()}"
+        )
+    # Share our Parameter so optimizers, checkpoints and the tcnn kernels see one tensor.
+    module.params = params
+    return module
