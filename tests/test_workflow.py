@@ -78,6 +78,22 @@ def planned_jobs(workdir: Path) -> dict[str, int]:
     return jobs
 
 
+def check_report_renders(report: Path, png: Path) -> None:
+    """Screenshot the report in headless Chromium (skipped without one) and check it is a page
+    with content, not a blank or error screen."""
+    from neusdf.report import find_chromium, screenshot_html
+
+    if find_chromium() is None:
+        return
+    import numpy as np
+    from PIL import Image
+
+    screenshot_html(report, png, width=1200, height=900)
+    pixels = np.asarray(Image.open(png).convert("L"), dtype=float)
+    assert pixels.shape == (900, 1200)
+    assert pixels.std() > 10, "the rendered report looks blank"
+
+
 def write_config(workdir: Path, config: dict) -> None:
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
 
@@ -108,6 +124,14 @@ def test_workflow_end_to_end_and_incremental_rebuilds(workdir):
     for stage in ("normalize", "sample", "train/tiny", "evaluate/tiny"):
         assert (workdir / "results" / "logs" / stage / "sphere.log").is_file()
     assert (workdir / "results" / "benchmarks" / "train" / "tiny" / "torus.tsv").is_file()
+
+    # One self-contained report page; rendered in a real browser when one is installed.
+    report = workdir / "report.html"
+    proc = run_snakemake(workdir, "--report", str(report))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = report.read_text(errors="replace")
+    assert "summary.csv" in html and "SDF slices" in html
+    check_report_renders(report, workdir / "report.png")
 
     # Nothing changed: nothing to do.
     assert planned_jobs(workdir) == {}

@@ -120,7 +120,7 @@ def model_means(frame: pd.DataFrame) -> pd.DataFrame:
     return means.reset_index()
 
 
-def _markdown_table(frame: pd.DataFrame, floatfmt: str = ".4f") -> str:
+def _markdown_table(frame: pd.DataFrame, floatfmt: str = ".4g") -> str:
     return frame.to_markdown(index=False, floatfmt=floatfmt)
 
 
@@ -148,6 +148,7 @@ def write_summary(
             "volume_f1",
             "surface_mae",
             "volume_mae",
+            "chamfer_l1",
             "train_seconds",
             "inference_points_per_second",
             "failed_stage",
