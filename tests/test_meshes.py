@@ -17,7 +17,9 @@ def test_normalize_centers_and_scales_longest_half_extent(sphere_mesh):
     np.testing.assert_allclose((lo + hi) / 2, 0.0, atol=1e-12)
     assert np.max(hi - lo) / 2 == pytest.approx(0.9)
     # uniform scale keeps aspect ratios
-    np.testing.assert_allclose(normalized.extents / normalized.extents[0], [1, 1 / 3, 1 / 6], rtol=1e-9)
+    np.testing.assert_allclose(
+        normalized.extents / normalized.extents[0], [1, 1 / 3, 1 / 6], rtol=1e-9
+    )
     np.testing.assert_allclose(transform.invert(normalized.vertices), mesh.vertices, atol=1e-9)
     np.testing.assert_allclose(transform.apply(mesh.vertices), normalized.vertices, atol=1e-12)
 

@@ -41,7 +41,9 @@ def test_checkpoint_round_trip_across_backends(tmp_path, tiny_model_config):
     points = np.random.default_rng(0).uniform(-1, 1, (500, 3)).astype(np.float32)
     for backend in ("reference", "fast"):
         loaded, payload = load_checkpoint(path, backend=backend)
-        np.testing.assert_allclose(predict_sdf(loaded, points), predict_sdf(model, points), atol=1e-6)
+        np.testing.assert_allclose(
+            predict_sdf(loaded, points), predict_sdf(model, points), atol=1e-6
+        )
     assert payload["normalization"] == {"center": [1, 2, 3], "scale": 0.5}
     assert payload["model_name"] == "tiny"
 

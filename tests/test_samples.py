@@ -42,7 +42,10 @@ def _corrupt(path, fn):
     [
         (lambda h5: h5["train"].pop("sdf"), "missing train"),
         (
-            lambda h5: (h5["train"].pop("sdf"), h5["train"].create_dataset("sdf", data=np.zeros(100))),
+            lambda h5: (
+                h5["train"].pop("sdf"),
+                h5["train"].create_dataset("sdf", data=np.zeros(100)),
+            ),
             "float32",
         ),
         (

@@ -96,7 +96,10 @@ def write_bad_inputs(out_dir: str | Path, seed: int = 0) -> list[Path]:
     far.apply_translation([1e9, -2e9, 3e9])
     _mesh(out / "huge_coordinates.ply", far)
     _mesh(out / "open_box.stl", trimesh.Trimesh(cube.vertices, cube.faces[2:], process=False))
-    _mesh(out / "name with spaces ünïcødé.obj", trimesh.creation.capsule(height=0.5, radius=0.3, count=[12, 12]))
+    _mesh(
+        out / "name with spaces ünïcødé.obj",
+        trimesh.creation.capsule(height=0.5, radius=0.3, count=[12, 12]),
+    )
     return [out / name for name in EXPECTED]
 
 
