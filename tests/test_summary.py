@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from neusdf.summary import SUMMARY_COLUMNS, write_summary
+from neusdf.summary import SUMMARY_COLUMNS, model_means, write_summary
 
 
 def _metrics(tmp_path, model, obj, f1s, status="ok"):
@@ -31,8 +31,11 @@ def test_summary_has_stable_columns_rows_and_means(tmp_path):
     ]
     md = (tmp_path / "s.md").read_text()
     assert "Per-model means" in md
-    means = md.split("## Per object")[0]
-    assert "0.8500" in means and "0.9000" in means  # mean surface F1 of m, mean volume F1 of m
+    means = model_means(frame).set_index("model")
+    assert means.loc["m", "surface_f1"] == pytest.approx(0.85)
+    assert means.loc["m", "volume_f1"] == pytest.approx(0.9)
+    assert means.loc["m", "objects"] == 2
+    assert "| m " in md.split("## Per object")[0]
 
 
 def test_failed_objects_are_listed_but_not_averaged(tmp_path):
