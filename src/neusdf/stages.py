@@ -83,6 +83,24 @@ def normalize_object(source: str, mesh_out: str, meta_out: str, half_extent: flo
     return record
 
 
+def ground_truth_sdf(
+    vertices: np.ndarray, faces: np.ndarray, meta: dict, sample_cfg: dict, points: np.ndarray
+) -> tuple[np.ndarray, str]:
+    """Ground-truth SDF (N,) float32 and the sign method used, as configured in
+    ``config["sample"]`` (``engine``, ``sign``, ``threads``) for a normalized mesh and its
+    JSON record ``meta``."""
+    return groundtruth.signed_distance(
+        vertices,
+        faces,
+        points,
+        engine=sample_cfg["engine"],
+        sign=sample_cfg["sign"],
+        watertight=bool(meta["watertight"]),
+        threads=int(sample_cfg.get("threads", 2)),
+        name=meta.get("source", "<mesh>"),
+    )
+
+
 def sample_object(mesh_path: str, meta_path: str, out_path: str, cfg: dict, seed: int) -> dict:
     """Stage 2: draw train/test point sets and their ground-truth SDF into one HDF5 file.
 
@@ -117,16 +135,7 @@ def sample_object(mesh_path: str, meta_path: str, out_path: str, cfg: dict, seed
         else:
             points[name] = sample_volume(counts[name], seeds[name])
     everything = np.concatenate([points[name] for name in names])
-    sdf_all, sign_method = groundtruth.signed_distance(
-        vertices,
-        faces,
-        everything,
-        engine=cfg["engine"],
-        sign=cfg["sign"],
-        watertight=bool(meta["watertight"]),
-        threads=int(cfg.get("threads", 2)),
-        name=meta.get("source", mesh_path),
-    )
+    sdf_all, sign_method = ground_truth_sdf(vertices, faces, meta, cfg, everything)
     sdf = dict(
         zip(names, np.split(sdf_all, np.cumsum([counts[k] for k in names])[:-1]), strict=True)
     )
@@ -422,16 +431,7 @@ def plot_object(
     meta = read_json(meta_path)
 
     def gt_fn(points: np.ndarray) -> np.ndarray:
-        sdf, _ = groundtruth.signed_distance(
-            vertices,
-            faces,
-            points,
-            engine=sample_cfg["engine"],
-            sign=sample_cfg["sign"],
-            watertight=bool(meta["watertight"]),
-            name=meta.get("source", gt_mesh_path),
-        )
-        return sdf
+        return ground_truth_sdf(vertices, faces, meta, sample_cfg, points)[0]
 
     plot_sdf_slices(gt_fn, sdf_fn, png_out, resolution=int(cfg["resolution"]), title=title)
 
