@@ -104,10 +104,12 @@ def write_bad_inputs(out_dir: str | Path, seed: int = 0) -> list[Path]:
 
 
 def write_large_mesh(path: str | Path, n_faces: int = 2_000_000) -> Path:
-    """A closed sphere with at least ``n_faces`` faces (not committed: made when needed)."""
-    subdivisions = int(np.ceil(np.log(n_faces / 20) / np.log(4)))
-    sphere = trimesh.creation.icosphere(subdivisions=subdivisions, radius=1.0)
-    _mesh(Path(path), sphere)
+    """A closed torus with about ``n_faces`` faces (not committed: made when needed)."""
+    sections = max(3, round(np.sqrt(n_faces / 2)))
+    torus = trimesh.creation.torus(
+        major_radius=1.0, minor_radius=0.3, major_sections=sections, minor_sections=sections
+    )
+    _mesh(Path(path), torus)
     return Path(path)
 
 
