@@ -44,7 +44,7 @@ bench: $(STAMP)
 	$(PY) bench/hashgrid.py
 
 data: $(STAMP)
-	$(PY) -m neusdf.shapes data/raw
+	$(PY) -m neusdf.tools.shapes data/raw
 
 clean:
 	rm -rf results .snakemake report.html

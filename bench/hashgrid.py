@@ -175,15 +175,15 @@ def whole_train_rule_line(obj: str = "sphere") -> dict:
     """Time the pipeline's train stage (default config) on one default object.
 
     Normalizes and samples ``data/raw/<obj>.*`` into a temporary folder first (not timed), then
-    runs :func:`neusdf.stages.train_object` as the ``train`` rule does.
+    runs :func:`neusdf.pipeline.stages.train_object` as the ``train`` rule does.
     """
     import tempfile
     from pathlib import Path
 
     import yaml
 
-    from neusdf import stages
-    from neusdf.discovery import discover_objects
+    from neusdf.pipeline import stages
+    from neusdf.pipeline.discovery import discover_objects
 
     repo = Path(__file__).resolve().parent.parent
     config = yaml.safe_load((repo / "config.yaml").read_text())

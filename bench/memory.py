@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 STAGE = """
 import json, resource, sys, time, yaml
-from neusdf import stages
+from neusdf.pipeline import stages
 stages.set_threads(2)
 cfg = yaml.safe_load(open({config!r}))
 out = {out!r}
@@ -50,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out or tempfile.mkdtemp(prefix="neusdf-memory-"))
     out.mkdir(parents=True, exist_ok=True)
-    from neusdf.badinputs import write_large_mesh
+    from neusdf.tools.badinputs import write_large_mesh
 
     mesh = write_large_mesh(out / "big.ply", args.faces)
     config = REPO / "config.yaml"

@@ -34,8 +34,8 @@ import numpy as np
 from tabulate import tabulate
 
 from neusdf import groundtruth as gt
-from neusdf.meshes import load_mesh, normalize_mesh
-from neusdf.sampling import sample_near_surface
+from neusdf.mesh.load import load_mesh, normalize_mesh
+from neusdf.mesh.points import sample_near_surface
 
 MESHES = Path(__file__).resolve().parent.parent.parent / "shared" / "meshes"
 N_NEAR = 10_000

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from neusdf.discovery import discover_objects
+from neusdf.pipeline.discovery import discover_objects
 
 
 validate(config, "../schemas/config.schema.yaml")
@@ -66,7 +66,7 @@ def existing_metrics():
 
 def write_summary_after_failures():
     """Write results/summary.{csv,md} from what finished plus the failure records."""
-    from neusdf.summary import write_summary
+    from neusdf.evaluation.summary import write_summary
 
     failures = failure_records()
     if not failures:

@@ -1,7 +1,7 @@
-"""Snakemake entry point of rule aggregate (logic: neusdf.summary.write_summary)."""
+"""Snakemake entry point of rule aggregate (logic: neusdf.evaluation.summary.write_summary)."""
 
-from neusdf.scripting import job
-from neusdf.summary import write_summary
+from neusdf.evaluation.summary import write_summary
+from neusdf.pipeline.jobs import job
 
 with job(snakemake.log[0]):
     write_summary(

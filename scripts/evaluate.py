@@ -1,7 +1,7 @@
-"""Snakemake entry point of rule evaluate (logic: neusdf.stages.evaluate_object)."""
+"""Snakemake entry point of rule evaluate (logic: neusdf.pipeline.stages.evaluate_object)."""
 
-from neusdf.scripting import job
-from neusdf.stages import evaluate_object, set_threads
+from neusdf.pipeline.jobs import job
+from neusdf.pipeline.stages import evaluate_object, set_threads
 
 set_threads(snakemake.threads)
 cfg = dict(snakemake.params.evaluate)

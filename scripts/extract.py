@@ -1,7 +1,7 @@
-"""Snakemake entry point of rule extract (logic: neusdf.stages.extract_object)."""
+"""Snakemake entry point of rule extract (logic: neusdf.pipeline.stages.extract_object)."""
 
-from neusdf.scripting import job
-from neusdf.stages import extract_object, set_threads
+from neusdf.pipeline.jobs import job
+from neusdf.pipeline.stages import extract_object, set_threads
 
 set_threads(snakemake.threads)
 cfg = dict(snakemake.params.extract)

@@ -1,7 +1,7 @@
-"""Snakemake entry point of rule normalize (logic: neusdf.stages.normalize_object)."""
+"""Snakemake entry point of rule normalize (logic: neusdf.pipeline.stages.normalize_object)."""
 
-from neusdf.scripting import job
-from neusdf.stages import normalize_object
+from neusdf.pipeline.jobs import job
+from neusdf.pipeline.stages import normalize_object
 
 with job(
     snakemake.log[0],

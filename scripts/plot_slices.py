@@ -1,7 +1,7 @@
-"""Snakemake entry point of rule plot_slices (logic: neusdf.stages.plot_object)."""
+"""Snakemake entry point of rule plot_slices (logic: neusdf.pipeline.stages.plot_object)."""
 
-from neusdf.scripting import job
-from neusdf.stages import plot_object, set_threads
+from neusdf.pipeline.jobs import job
+from neusdf.pipeline.stages import plot_object, set_threads
 
 set_threads(snakemake.threads)
 cfg = dict(snakemake.params.plot)

@@ -1,7 +1,7 @@
-"""Snakemake entry point of rule sample (logic: neusdf.stages.sample_object)."""
+"""Snakemake entry point of rule sample (logic: neusdf.pipeline.stages.sample_object)."""
 
-from neusdf.scripting import job
-from neusdf.stages import sample_object, set_threads
+from neusdf.pipeline.jobs import job
+from neusdf.pipeline.stages import sample_object, set_threads
 
 set_threads(snakemake.threads)
 with job(

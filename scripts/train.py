@@ -1,7 +1,7 @@
-"""Snakemake entry point of rule train (logic: neusdf.stages.train_object)."""
+"""Snakemake entry point of rule train (logic: neusdf.pipeline.stages.train_object)."""
 
-from neusdf.scripting import job
-from neusdf.stages import set_threads, train_object
+from neusdf.pipeline.jobs import job
+from neusdf.pipeline.stages import set_threads, train_object
 
 set_threads(snakemake.threads)
 with job(

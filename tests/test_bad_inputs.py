@@ -7,7 +7,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from neusdf.badinputs import EXPECTED, write_bad_inputs
+from neusdf.tools.badinputs import EXPECTED, write_bad_inputs
 from tests.conftest import REPO
 from tests.test_workflow import TINY_CONFIG, run_snakemake, write_config
 

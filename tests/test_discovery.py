@@ -1,6 +1,6 @@
 import pytest
 
-from neusdf.discovery import DiscoveryError, discover_objects
+from neusdf.pipeline.discovery import DiscoveryError, discover_objects
 
 
 def test_discovers_supported_files_case_insensitively(tmp_path):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from neusdf.extraction import (
+from neusdf.evaluation.extraction import (
     EmptyLevelSetWarning,
     evaluate_grid,
     extract_zero_level_set,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from neusdf.geometry import (
+from neusdf.evaluation.surface import (
     GEOMETRIC_METRIC_KEYS,
     chamfer_distance,
     closest_points_on_triangles,

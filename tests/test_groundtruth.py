@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import trimesh
 
-from neusdf import _distance_kernels as kernels
 from neusdf import groundtruth as gt
 from neusdf.errors import NoInsideError
-from neusdf.meshes import load_mesh, normalize_mesh
-from neusdf.sampling import sample_near_surface
+from neusdf.groundtruth import kernels
+from neusdf.mesh.load import load_mesh, normalize_mesh
+from neusdf.mesh.points import sample_near_surface
 
 CAD_MESHES = (
     "trimesh__20mm-xyz-cube.stl",

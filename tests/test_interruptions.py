@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from neusdf.models import read_checkpoint
+from neusdf.nn.models import read_checkpoint
 from tests.conftest import REPO
 from tests.test_workflow import SNAKEMAKE, TINY_CONFIG, run_snakemake, write_config
 

@@ -5,7 +5,7 @@ import pytest
 import trimesh
 
 from neusdf.errors import MeshError
-from neusdf.meshes import load_mesh, normalize_file, normalize_mesh, read_normalized
+from neusdf.mesh.load import load_mesh, normalize_file, normalize_mesh, read_normalized
 
 
 def test_normalize_centers_and_scales_longest_half_extent(sphere_mesh):

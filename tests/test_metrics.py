@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from neusdf.metrics import confusion_counts, sign_scores, time_inference
+from neusdf.evaluation.scores import confusion_counts, sign_scores, time_inference
 
 
 def test_hand_worked_example():

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from neusdf.errors import CheckpointError
-from neusdf.models import (
+from neusdf.nn.models import (
     SDFNetwork,
     count_parameters,
     load_checkpoint,

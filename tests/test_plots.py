@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from neusdf.plots import plot_sdf_slices, plot_summary, slice_points, summary_figure_size
+from neusdf.evaluation.plots import plot_sdf_slices, plot_summary, slice_points, summary_figure_size
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from neusdf.errors import SampleFileError
-from neusdf.samples import PointSet, read_attrs, read_samples, write_samples
+from neusdf.mesh.samples import PointSet, read_attrs, read_samples, write_samples
 
 
 def _sets(n=100, seed=0):

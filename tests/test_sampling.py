@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from neusdf.sampling import sample_near_surface, sample_surface, sample_volume
+from neusdf.mesh.points import sample_near_surface, sample_surface, sample_volume
 from neusdf.seeding import derive_seed
 
 

@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from neusdf.summary import SUMMARY_COLUMNS, model_means, write_summary
+from neusdf.evaluation.summary import SUMMARY_COLUMNS, model_means, write_summary
 
 
 def _metrics(tmp_path, model, obj, f1s, status="ok"):

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from neusdf.models import SDFNetwork, predict_sdf
-from neusdf.sampling import sample_near_surface, sample_volume
-from neusdf.training import sdf_loss, train_sdf
+from neusdf.mesh.points import sample_near_surface, sample_volume
+from neusdf.nn.models import SDFNetwork, predict_sdf
+from neusdf.nn.training import sdf_loss, train_sdf
 from tests.conftest import sphere_sdf
 
 

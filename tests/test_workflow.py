@@ -81,7 +81,7 @@ def planned_jobs(workdir: Path) -> dict[str, int]:
 def check_report_renders(report: Path, png: Path) -> None:
     """Screenshot the report in headless Chromium (skipped without one) and check it is a page
     with content, not a blank or error screen."""
-    from neusdf.report import find_chromium, screenshot_html
+    from neusdf.tools.report import find_chromium, screenshot_html
 
     if find_chromium() is None:
         return

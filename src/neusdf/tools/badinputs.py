@@ -1,6 +1,6 @@
 """The bad-input suite: small defective mesh files and the documented outcome for each.
 
-``python -m neusdf.badinputs tests/bad_inputs`` writes them. Each case is processed (possibly
+``python -m neusdf.tools.badinputs tests/bad_inputs`` writes them. Each case is processed (possibly
 with a warning in its log) or fails in one named stage with one line that names the file and the
 reason; :data:`EXPECTED` is that documentation, and the tests hold the pipeline to it.
 """

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from neusdf.models import SDFNetwork
+from neusdf.nn.models import SDFNetwork
 
 log = logging.getLogger(__name__)
 

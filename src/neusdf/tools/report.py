@@ -1,6 +1,6 @@
 """Look at the Snakemake report as a person would: render it in headless Chromium to a PNG.
 
-``python -m neusdf.report report.html report.png`` (needs Debian's ``chromium``).
+``python -m neusdf.tools.report report.html report.png`` (needs Debian's ``chromium``).
 """
 
 from __future__ import annotations

@@ -37,8 +37,8 @@ import numba
 import numpy as np
 import trimesh
 
-from neusdf import _distance_kernels as kernels
 from neusdf.errors import MeshError, NoInsideError
+from neusdf.groundtruth import kernels
 
 ENGINES = ("pysdf", "exact")
 SIGN_METHODS = ("auto", "parity", "winding")
@@ -60,7 +60,7 @@ PROBE_FACES = 256
 
 
 class TriangleTree(NamedTuple):
-    """Bounding-volume hierarchy over a mesh's triangles (see :mod:`neusdf._distance_kernels`).
+    """Bounding-volume hierarchy over a mesh's triangles (see :mod:`neusdf.groundtruth.kernels`).
 
     Attributes
     ----------

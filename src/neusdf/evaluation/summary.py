@@ -71,7 +71,7 @@ TEXT_COLUMNS = ("model", "object", "status", "failed_stage", "error")
 
 
 def failure_rows(failure_paths: Iterable[str | Path], models: Iterable[str]) -> list[dict]:
-    """Summary rows for failure records written by :func:`neusdf.scripting.job`.
+    """Summary rows for failure records written by :func:`neusdf.pipeline.jobs.job`.
 
     A failure before training (normalize, sample) has no model: it fails the object for every
     model in ``models``.

@@ -19,17 +19,21 @@ import trimesh
 
 from neusdf import __version__, groundtruth
 from neusdf.encoding import resolve_backend
-from neusdf.extraction import (
+from neusdf.evaluation.extraction import (
     extract_zero_level_set,
     to_normalized_frame,
     to_original_frame,
     write_mesh,
 )
-from neusdf.geometry import geometric_metrics
+from neusdf.evaluation.plots import plot_sdf_slices, plot_summary
+from neusdf.evaluation.scores import peak_rss_bytes, sign_scores, time_inference
+from neusdf.evaluation.surface import geometric_metrics
 from neusdf.io import atomic_path, read_json, write_json
-from neusdf.meshes import normalize_file, read_normalized
-from neusdf.metrics import peak_rss_bytes, sign_scores, time_inference
-from neusdf.models import (
+from neusdf.mesh.load import normalize_file, read_normalized
+from neusdf.mesh.points import sample_near_surface, sample_volume
+from neusdf.mesh.samples import SOURCE_SURFACE, SOURCE_VOLUME, PointSet, read_attrs, read_samples
+from neusdf.mesh.samples import write_samples as write_sample_file
+from neusdf.nn.models import (
     SDFNetwork,
     count_parameters,
     load_checkpoint,
@@ -37,12 +41,8 @@ from neusdf.models import (
     resolve_device,
     save_checkpoint,
 )
-from neusdf.plots import plot_sdf_slices, plot_summary
-from neusdf.samples import SOURCE_SURFACE, SOURCE_VOLUME, PointSet, read_attrs, read_samples
-from neusdf.samples import write_samples as write_sample_file
-from neusdf.sampling import sample_near_surface, sample_volume
+from neusdf.nn.training import train_sdf
 from neusdf.seeding import derive_seed
-from neusdf.training import train_sdf
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def set_threads(threads: int) -> None:
 
 
 def normalize_object(source: str, mesh_out: str, meta_out: str, half_extent: float) -> dict:
-    """Stage 1: load, clean, center and scale one mesh (:func:`neusdf.meshes.normalize_file`)."""
+    """Stage 1: load, clean, center and scale one mesh (:func:`neusdf.mesh.load.normalize_file`)."""
     record = normalize_file(source, mesh_out, meta_out, half_extent=half_extent)
     log.info(
         "%s: %d vertices, %d faces, watertight=%s, scale=%.6g",

@@ -1,6 +1,6 @@
 """The embedded default data set: six small closed meshes the project makes itself.
 
-Run ``python -m neusdf.shapes data/raw`` to (re)create them. Each shape is written in a
+Run ``python -m neusdf.tools.shapes data/raw`` to (re)create them. Each shape is written in a
 different supported format so that every loader is exercised by the default run.
 """
 
