@@ -1,14 +1,21 @@
 # Config validation, object discovery and input functions shared by every stage.
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from snakemake.utils import validate
 
+from neusdf.config import CONFIG_SCHEMA, coerce_types, load_schema, workflow_config
+from neusdf.pipeline.compute import Compute
 from neusdf.pipeline.discovery import discover_objects
 
 
-validate(config, "../schemas/config.schema.yaml")
+# Nested --config values arrive as strings ('2'): give them their schema types first.
+config.update(coerce_types(config, load_schema(CONFIG_SCHEMA)))
+validate(config, "../src/neusdf/schemas/config.schema.yaml")
+# Defaults of nested sections and of every named model, from the schemas (the one source).
+config.update(workflow_config(config))
 
 OBJECTS = discover_objects(config["raw_dir"])
 MODELS = list(config["run_models"])
@@ -18,8 +25,12 @@ for _model in MODELS:
         raise ValueError(
             f"config: run_models names {_model!r}, which is not defined under 'models'"
         )
-for _model in config["models"].values():
-    validate(_model, "../schemas/model.schema.yaml")
+
+# Backend, device and threads of each stage's jobs: `compute` with the stage's overrides.
+COMPUTE = {
+    stage: asdict(Compute.for_stage(config, stage))
+    for stage in ("sample", "train", "extract", "evaluate", "plot")
+}
 
 
 wildcard_constraints:

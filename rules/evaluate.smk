@@ -1,21 +1,23 @@
 rule evaluate:
     input:
-        checkpoint="results/models/{model}/{obj}.pt",
-        samples="results/samples/{obj}.h5",
-        pred_mesh="results/meshes/{model}/{obj}.ply",
-        gt_mesh="results/normalized/{obj}.ply",
+        checkpoint=rules.train.output.checkpoint,
+        samples=rules.sample.output.samples,
+        pred_mesh=rules.extract.output.mesh,
+        pred_meta=rules.extract.output.meta,
+        gt_mesh=rules.normalize.output.mesh,
     output:
-        "results/metrics/{model}/{obj}.json",
+        metrics="results/metrics/{model}/{obj}.json",
     params:
         failure="results/failures/evaluate/{model}/{obj}.json",
         evaluate=config["evaluate"],
+        compute=COMPUTE["evaluate"],
         geometry=config["geometry"],
         seed=config["seed"],
     log:
         "results/logs/evaluate/{model}/{obj}.log",
     benchmark:
         "results/benchmarks/evaluate/{model}/{obj}.tsv"
-    threads: config["evaluate"]["threads"]
+    threads: COMPUTE["evaluate"]["threads"]
     resources:
         gpu=1,
     conda:

@@ -1,8 +1,8 @@
 rule plot_slices:
     input:
-        checkpoint="results/models/{model}/{obj}.pt",
-        gt_mesh="results/normalized/{obj}.ply",
-        meta="results/normalized/{obj}.json",
+        checkpoint=rules.train.output.checkpoint,
+        gt_mesh=rules.normalize.output.mesh,
+        meta=rules.normalize.output.meta,
     output:
         report(
             "results/plots/{model}/{obj}.png",
@@ -14,12 +14,13 @@ rule plot_slices:
     params:
         failure="results/failures/plot/{model}/{obj}.json",
         plot=config["plot"],
+        compute=COMPUTE["plot"],
         sample=config["sample"],
     log:
         "results/logs/plot/{model}/{obj}.log",
     benchmark:
         "results/benchmarks/plot/{model}/{obj}.tsv"
-    threads: config["plot"]["threads"]
+    threads: COMPUTE["plot"]["threads"]
     resources:
         gpu=1,
     conda:
@@ -30,7 +31,7 @@ rule plot_slices:
 
 rule plot_summary:
     input:
-        csv="results/summary.csv",
+        csv=rules.aggregate.output.csv,
     output:
         report(
             "results/plots/summary.png",

@@ -1,9 +1,9 @@
 rule sample:
     input:
-        mesh="results/normalized/{obj}.ply",
-        meta="results/normalized/{obj}.json",
+        mesh=rules.normalize.output.mesh,
+        meta=rules.normalize.output.meta,
     output:
-        "results/samples/{obj}.h5",
+        samples="results/samples/{obj}.h5",
     params:
         failure="results/failures/sample/{obj}.json",
         sample=config["sample"],
@@ -12,7 +12,7 @@ rule sample:
         "results/logs/sample/{obj}.log",
     benchmark:
         "results/benchmarks/sample/{obj}.tsv"
-    threads: config["sample"]["threads"]
+    threads: COMPUTE["sample"]["threads"]
     conda:
         "../envs/neusdf.yaml"
     script:

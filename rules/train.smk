@@ -1,21 +1,20 @@
 rule train:
     input:
-        samples="results/samples/{obj}.h5",
-        meta="results/normalized/{obj}.json",
+        samples=rules.sample.output.samples,
+        meta=rules.normalize.output.meta,
     output:
         checkpoint="results/models/{model}/{obj}.pt",
         history="results/models/{model}/{obj}.history.csv",
     params:
         failure="results/failures/train/{model}/{obj}.json",
         model=model_config,
-        backend=config["train"]["backend"],
-        device=config["train"]["device"],
+        compute=COMPUTE["train"],
         seed=config["seed"],
     log:
         "results/logs/train/{model}/{obj}.log",
     benchmark:
         "results/benchmarks/train/{model}/{obj}.tsv"
-    threads: config["train"]["threads"]
+    threads: COMPUTE["train"]["threads"]
     resources:
         gpu=1,
     conda:

@@ -1,29 +1,23 @@
-"""Snakemake entry point of rule evaluate (logic: neusdf.pipeline.stages.evaluate_object)."""
+"""Snakemake entry point of rule evaluate (logic: neusdf.pipeline.evaluate)."""
 
+from neusdf.pipeline.compute import Compute, set_threads
+from neusdf.pipeline.evaluate import evaluate_object
 from neusdf.pipeline.jobs import job
-from neusdf.pipeline.stages import evaluate_object, set_threads
 
 set_threads(snakemake.threads)
-cfg = dict(snakemake.params.evaluate)
-with job(
-    snakemake.log[0],
-    snakemake.params.failure,
-    stage="evaluate",
-    object=snakemake.wildcards.obj,
-    model=snakemake.wildcards.model,
-):
+obj, model = snakemake.wildcards.obj, snakemake.wildcards.model
+with job(snakemake.log[0], snakemake.params.failure, stage="evaluate", object=obj, model=model):
     evaluate_object(
         checkpoint_path=snakemake.input.checkpoint,
         samples_path=snakemake.input.samples,
-        metrics_out=snakemake.output[0],
-        obj=snakemake.wildcards.obj,
-        model_name=snakemake.wildcards.model,
-        cfg=cfg,
-        backend=cfg["backend"],
-        device=cfg["device"],
-        threads=snakemake.threads,
         pred_mesh_path=snakemake.input.pred_mesh,
+        pred_meta_path=snakemake.input.pred_meta,
         gt_mesh_path=snakemake.input.gt_mesh,
+        metrics_out=snakemake.output.metrics,
+        obj=obj,
+        model_name=model,
+        cfg=dict(snakemake.params.evaluate),
         geometry_cfg=dict(snakemake.params.geometry),
+        compute=Compute(**snakemake.params.compute),
         seed=snakemake.params.seed,
     )

@@ -1,22 +1,15 @@
-"""Snakemake entry point of rule extract (logic: neusdf.pipeline.stages.extract_object)."""
+"""Snakemake entry point of rule extract (logic: neusdf.pipeline.extract)."""
 
+from neusdf.pipeline.compute import Compute, set_threads
+from neusdf.pipeline.extract import extract_object
 from neusdf.pipeline.jobs import job
-from neusdf.pipeline.stages import extract_object, set_threads
 
 set_threads(snakemake.threads)
-cfg = dict(snakemake.params.extract)
-with job(
-    snakemake.log[0],
-    snakemake.params.failure,
-    stage="extract",
-    object=snakemake.wildcards.obj,
-    model=snakemake.wildcards.model,
-):
+obj, model = snakemake.wildcards.obj, snakemake.wildcards.model
+with job(snakemake.log[0], snakemake.params.failure, stage="extract", object=obj, model=model):
     extract_object(
         checkpoint_path=snakemake.input.checkpoint,
         mesh_out=snakemake.output.mesh,
-        cfg=cfg,
-        backend=cfg["backend"],
-        device=cfg["device"],
-        threads=snakemake.threads,
+        cfg=dict(snakemake.params.extract),
+        compute=Compute(**snakemake.params.compute),
     )

@@ -1,13 +1,10 @@
-"""Snakemake entry point of rule normalize (logic: neusdf.pipeline.stages.normalize_object)."""
+"""Snakemake entry point of rule normalize (logic: neusdf.pipeline.normalize)."""
 
 from neusdf.pipeline.jobs import job
-from neusdf.pipeline.stages import normalize_object
+from neusdf.pipeline.normalize import normalize_object
 
 with job(
-    snakemake.log[0],
-    snakemake.params.failure,
-    stage="normalize",
-    object=snakemake.wildcards.obj,
+    snakemake.log[0], snakemake.params.failure, stage="normalize", object=snakemake.wildcards.obj
 ):
     normalize_object(
         source=snakemake.input[0],

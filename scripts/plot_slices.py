@@ -1,10 +1,10 @@
-"""Snakemake entry point of rule plot_slices (logic: neusdf.pipeline.stages.plot_object)."""
+"""Snakemake entry point of rule plot_slices (logic: neusdf.pipeline.plot)."""
 
+from neusdf.pipeline.compute import Compute, set_threads
 from neusdf.pipeline.jobs import job
-from neusdf.pipeline.stages import plot_object, set_threads
+from neusdf.pipeline.plot import plot_object
 
 set_threads(snakemake.threads)
-cfg = dict(snakemake.params.plot)
 obj, model = snakemake.wildcards.obj, snakemake.wildcards.model
 with job(snakemake.log[0], snakemake.params.failure, stage="plot", object=obj, model=model):
     plot_object(
@@ -13,9 +13,7 @@ with job(snakemake.log[0], snakemake.params.failure, stage="plot", object=obj, m
         meta_path=snakemake.input.meta,
         png_out=snakemake.output[0],
         title=f"{model} / {obj}",
-        cfg=cfg,
+        cfg=dict(snakemake.params.plot),
         sample_cfg=dict(snakemake.params.sample),
-        backend=cfg["backend"],
-        device=cfg["device"],
-        threads=snakemake.threads,
+        compute=Compute(**snakemake.params.compute),
     )

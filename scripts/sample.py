@@ -1,19 +1,18 @@
-"""Snakemake entry point of rule sample (logic: neusdf.pipeline.stages.sample_object)."""
+"""Snakemake entry point of rule sample (logic: neusdf.pipeline.sample)."""
 
+from neusdf.pipeline.compute import set_threads
 from neusdf.pipeline.jobs import job
-from neusdf.pipeline.stages import sample_object, set_threads
+from neusdf.pipeline.sample import sample_object
 
-set_threads(snakemake.threads)
+set_threads(snakemake.threads, torch_too=False)
 with job(
-    snakemake.log[0],
-    snakemake.params.failure,
-    stage="sample",
-    object=snakemake.wildcards.obj,
+    snakemake.log[0], snakemake.params.failure, stage="sample", object=snakemake.wildcards.obj
 ):
     sample_object(
         mesh_path=snakemake.input.mesh,
         meta_path=snakemake.input.meta,
-        out_path=snakemake.output[0],
+        out_path=snakemake.output.samples,
         cfg=dict(snakemake.params.sample),
         seed=snakemake.params.seed,
+        threads=snakemake.threads,
     )

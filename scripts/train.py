@@ -1,25 +1,19 @@
-"""Snakemake entry point of rule train (logic: neusdf.pipeline.stages.train_object)."""
+"""Snakemake entry point of rule train (logic: neusdf.pipeline.train)."""
 
+from neusdf.pipeline.compute import Compute, set_threads
 from neusdf.pipeline.jobs import job
-from neusdf.pipeline.stages import set_threads, train_object
+from neusdf.pipeline.train import train_object
 
 set_threads(snakemake.threads)
-with job(
-    snakemake.log[0],
-    snakemake.params.failure,
-    stage="train",
-    object=snakemake.wildcards.obj,
-    model=snakemake.wildcards.model,
-):
+obj, model = snakemake.wildcards.obj, snakemake.wildcards.model
+with job(snakemake.log[0], snakemake.params.failure, stage="train", object=obj, model=model):
     train_object(
         samples_path=snakemake.input.samples,
         meta_path=snakemake.input.meta,
         checkpoint_out=snakemake.output.checkpoint,
         history_out=snakemake.output.history,
-        model_name=snakemake.wildcards.model,
+        model_name=model,
         model_config=dict(snakemake.params.model),
-        backend=snakemake.params.backend,
-        device=snakemake.params.device,
+        compute=Compute(**snakemake.params.compute),
         seed=snakemake.params.seed,
-        threads=snakemake.threads,
     )

@@ -9,11 +9,10 @@ from neusdf.evaluation.extraction import (
     EmptyLevelSetWarning,
     evaluate_grid,
     extract_zero_level_set,
-    is_empty_mesh,
-    to_normalized_frame,
-    to_original_frame,
     write_mesh,
 )
+from neusdf.evaluation.surface import is_empty_mesh
+from neusdf.mesh.transform import Normalization
 
 RADIUS = 0.5
 
@@ -122,14 +121,14 @@ def test_other_bound_and_level():
 
 def test_original_frame_round_trip(sphere_mesh_64, tmp_path):
     center, scale = [10.0, -2.0, 3.5], 0.25
-    original = to_original_frame(sphere_mesh_64, center, scale)
+    original = Normalization(center, scale).mesh_to_original(sphere_mesh_64)
     # x_orig = x_norm / scale + center: the sphere has radius 2 around `center`.
     assert np.linalg.norm(original.vertices - center, axis=1).mean() == pytest.approx(
         RADIUS / scale, rel=1e-3
     )
     assert original.volume > 0  # a uniform positive scale keeps the winding outward
     assert original.metadata["extraction"]["frame"] == "original"
-    back = to_normalized_frame(original, center, scale)
+    back = Normalization(center, scale).mesh_to_normalized(original)
     np.testing.assert_allclose(back.vertices, sphere_mesh_64.vertices, atol=1e-12)
     np.testing.assert_array_equal(back.faces, sphere_mesh_64.faces)
     # The input mesh is not modified.
@@ -142,4 +141,4 @@ def test_original_frame_round_trip(sphere_mesh_64, tmp_path):
 @pytest.mark.parametrize("scale", [0.0, -1.0, float("nan")])
 def test_bad_scale_is_rejected(sphere_mesh_64, scale):
     with pytest.raises(ValueError, match="scale"):
-        to_original_frame(sphere_mesh_64, [0, 0, 0], scale)
+        Normalization([0, 0, 0], scale)

@@ -4,19 +4,9 @@ import numpy as np
 import pytest
 import trimesh
 
-from neusdf.evaluation.surface import (
-    GEOMETRIC_METRIC_KEYS,
-    chamfer_distance,
-    closest_points_on_triangles,
-    geometric_metrics,
-    hausdorff_distance,
-    iou_from_inside_masks,
-    normal_consistency,
-    point_mesh_distance_reference,
-    point_to_mesh_distance,
-    sample_surface,
-    volumetric_iou,
-)
+from neusdf.evaluation.surface import GEOMETRIC_METRIC_KEYS, geometric_metrics
+from neusdf.groundtruth import build_tree, closest_point, closest_point_naive
+from neusdf.mesh.points import sample_surface
 
 N = 20_000  # samples per surface in the known-answer tests
 
@@ -36,18 +26,17 @@ def unit_cube() -> trimesh.Trimesh:
 
 
 def test_sample_surface_is_seeded_area_uniform_and_on_the_surface(sphere_05):
-    points, normals = sample_surface(sphere_05, 5000, seed=3)
-    again, _ = sample_surface(sphere_05, 5000, seed=3)
-    other, _ = sample_surface(sphere_05, 5000, seed=4)
-    assert points.shape == normals.shape == (5000, 3) and points.dtype == np.float64
+    points, faces = sample_surface(sphere_05.vertices, sphere_05.faces, 5000, seed=3)
+    again, _ = sample_surface(sphere_05.vertices, sphere_05.faces, 5000, seed=3)
+    other, _ = sample_surface(sphere_05.vertices, sphere_05.faces, 5000, seed=4)
+    assert points.shape == (5000, 3) and points.dtype == np.float64 and faces.shape == (5000,)
     np.testing.assert_array_equal(points, again)
     assert not np.array_equal(points, other)
-    np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0)
-    assert np.all(np.einsum("ij,ij->i", normals, points) > 0)  # outward like the faces
+    assert np.all(np.einsum("ij,ij->i", sphere_05.face_normals[faces], points) > 0)
     assert np.all(np.linalg.norm(points, axis=1) <= 0.5 + 1e-9)
     # Area-uniform on a box with faces of areas 1x2 (x4) and 1x1 (x2): fraction on the +-x faces.
     box = trimesh.creation.box(extents=[2.0, 1.0, 1.0])
-    pts, _ = sample_surface(box, 20_000, seed=0)
+    pts, _ = sample_surface(box.vertices, box.faces, 20_000, seed=0)
     on_x_faces = np.isclose(np.abs(pts[:, 0]), 1.0)
     assert on_x_faces.mean() == pytest.approx(2 / 10, abs=0.01)
 
@@ -68,47 +57,52 @@ def test_closest_point_on_triangle_regions():
     expected = np.array(
         [[0.2, 0.2, 0], [0, 0, 0], [1, 0, 0], [0, 1, 0], [0.5, 0, 0], [0, 0.5, 0], [0.5, 0.5, 0]]
     )
-    got = closest_points_on_triangles(queries, np.repeat(tri[None], len(queries), axis=0))
-    np.testing.assert_allclose(got, expected, atol=1e-12)
+    faces = np.array([[0, 1, 2]])
+    np.testing.assert_allclose(closest_point_naive(tri, faces, queries).point, expected, atol=1e-12)
+    np.testing.assert_allclose(
+        closest_point(build_tree(tri, faces), queries).point, expected, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("shape", ["sphere", "cube", "torus"])
-def test_fast_distance_matches_the_brute_force_reference(shape):
+def test_fast_query_matches_the_naive_reference(shape):
     mesh = {
         "sphere": trimesh.creation.icosphere(subdivisions=2, radius=0.5),
         "cube": unit_cube(),
         "torus": trimesh.creation.torus(0.5, 0.2, major_sections=16, minor_sections=8),
     }[shape]
     rng = np.random.default_rng(0)
-    near, _ = sample_surface(mesh, 200, seed=1)
+    near, _ = sample_surface(mesh.vertices, mesh.faces, 200, seed=1)
     queries = np.concatenate([rng.uniform(-1, 1, (200, 3)), near + rng.normal(0, 0.02, (200, 3))])
-    reference = point_mesh_distance_reference(queries, mesh)
-    fast, faces = point_to_mesh_distance(queries, mesh, n_samples=5000, seed=0)
-    assert faces.shape == (400,) and faces.min() >= 0 and faces.max() < len(mesh.faces)
-    assert np.all(fast >= reference - 1e-12)  # never below the exact distance
-    np.testing.assert_allclose(fast, reference, atol=1e-9)
+    reference = closest_point_naive(mesh.vertices, mesh.faces, queries)
+    fast = closest_point(build_tree(mesh.vertices, mesh.faces), queries)
+    assert fast.face.shape == (400,) and fast.face.min() >= 0
+    np.testing.assert_allclose(fast.distance, reference.distance, atol=1e-12)
+    np.testing.assert_allclose(fast.point, reference.point, atol=1e-9)
 
 
 def test_reference_distance_by_hand():
     # Above the interior of the top face, beyond an edge, beyond a corner of the unit cube.
     queries = np.array([[0.1, 0.2, 0.8], [0.9, 0.0, 0.9], [1.5, 1.5, 1.5]])
     expected = [0.3, math.hypot(0.4, 0.4), math.sqrt(3.0)]
-    np.testing.assert_allclose(point_mesh_distance_reference(queries, unit_cube()), expected)
+    cube = unit_cube()
+    got = closest_point_naive(cube.vertices, cube.faces, queries).distance
+    np.testing.assert_allclose(got, expected)
 
 
 def test_concentric_spheres(sphere_05, sphere_055):
-    chamfer = chamfer_distance(sphere_05, sphere_055, n=N, seed=0)
+    metrics = geometric_metrics(sphere_05, sphere_055, n=N, seed=0)
+    chamfer = hausdorff = metrics
     # Every point of one sphere is 0.05 from the other (up to the icosphere's facets, < 0.002).
     assert chamfer["chamfer_l1"] == pytest.approx(0.05, abs=0.002)
     assert chamfer["chamfer_l2"] == pytest.approx(0.05**2, rel=0.08)
     assert chamfer["chamfer_l1"] == pytest.approx(
         0.5 * (chamfer["chamfer_l1_a_to_b"] + chamfer["chamfer_l1_b_to_a"])
     )
-    hausdorff = hausdorff_distance(sphere_05, sphere_055, n=N, seed=0)
     assert hausdorff["hausdorff_95"] == pytest.approx(0.05, abs=0.003)
     assert hausdorff["hausdorff_max"] == pytest.approx(0.05, abs=0.004)
     assert hausdorff["hausdorff_95"] <= hausdorff["hausdorff_max"]
-    assert normal_consistency(sphere_05, sphere_055, n=N, seed=0)["normal_consistency"] > 0.99
+    assert metrics["normal_consistency"] > 0.99
 
 
 def test_mesh_against_itself_is_zero_up_to_sampling(sphere_05):
@@ -161,40 +155,7 @@ def test_empty_prediction_gives_nan_and_a_flag(sphere_05, pred):
 
 
 def test_empty_ground_truth_is_an_error(sphere_05):
-    with pytest.raises(ValueError, match="gt_mesh"):
+    with pytest.raises(ValueError, match="gt_mesh is empty"):
         geometric_metrics(None, trimesh.Trimesh(), n=100, seed=0)
-    with pytest.raises(ValueError, match="empty"):
-        chamfer_distance(sphere_05, trimesh.Trimesh(), n=100)
-
-
-def lens_iou(radius: float, distance: float) -> float:
-    """IoU of two equal spheres whose centers are `distance` apart (closed form)."""
-    lens = math.pi * (4 * radius + distance) * (2 * radius - distance) ** 2 / 12
-    return lens / (2 * 4 / 3 * math.pi * radius**3 - lens)
-
-
-def test_volumetric_iou_of_overlapping_spheres():
-    radius, distance = 0.5, 0.3
-
-    def sphere_a(points):
-        return np.linalg.norm(points, axis=1) - radius
-
-    def sphere_b(points):
-        return np.linalg.norm(points - [distance, 0.0, 0.0], axis=1) - radius
-
-    iou = volumetric_iou(sphere_a, sphere_b, n=200_000, seed=0, batch_size=50_000)
-    assert iou == pytest.approx(lens_iou(radius, distance), abs=0.01)  # ~0.392
-    assert volumetric_iou(sphere_a, sphere_a, n=10_000, seed=0) == 1.0
-    # Batching does not change the points.
-    assert volumetric_iou(sphere_a, sphere_b, n=30_000, seed=1, batch_size=7_000) == (
-        volumetric_iou(sphere_a, sphere_b, n=30_000, seed=1, batch_size=30_000)
-    )
-
-
-def test_iou_from_masks():
-    a = np.array([True, True, False, False])
-    b = np.array([True, False, True, False])
-    assert iou_from_inside_masks(a, b) == pytest.approx(1 / 3)
-    assert math.isnan(iou_from_inside_masks(np.zeros(3, bool), np.zeros(3, bool)))
-    with pytest.raises(ValueError):
-        iou_from_inside_masks(a, b[:3])
+    with pytest.raises(ValueError, match="gt_mesh is empty"):
+        geometric_metrics(sphere_05, trimesh.Trimesh(), n=100, seed=0)

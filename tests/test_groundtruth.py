@@ -50,6 +50,10 @@ def torus():
     return trimesh.creation.torus(TORUS_MAJOR, TORUS_MINOR, major_sections=96, minor_sections=48)
 
 
+def distance_to(mesh, points):
+    return gt.closest_point(gt.build_tree(mesh.vertices, mesh.faces), points).distance
+
+
 def normalized_shared(folder, name):
     mesh, _ = normalize_mesh(load_mesh(folder / name))
     return np.asarray(mesh.vertices), np.asarray(mesh.faces)
@@ -83,14 +87,18 @@ def test_point_triangle_distance_matches_independent_reference():
     for _ in range(2000):
         tri = rng.normal(size=(3, 3))
         p = rng.normal(size=3) * 2.0
-        got = np.sqrt(kernels.point_triangle_sqdist(p[0], p[1], p[2], tri))
-        assert got == pytest.approx(reference_point_triangle_distance(p, *tri), abs=1e-12)
+        q = np.array(kernels.closest_point_on_triangle(p[0], p[1], p[2], tri))
+        expected = reference_point_triangle_distance(p, *tri)
+        assert np.linalg.norm(p - q) == pytest.approx(expected, abs=1e-12)
+        # The closest point lies on the triangle: its barycentrics are in [0, 1].
+        weights = np.linalg.lstsq(np.vstack([tri.T, np.ones(3)]), np.append(q, 1.0), rcond=None)[0]
+        assert weights.min() >= -1e-9
 
 
 def test_point_triangle_distance_on_degenerate_triangle_is_the_segment_distance():
     tri = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [2.0, 0.0, 0.0]])  # collinear
-    d2 = kernels.point_triangle_sqdist(0.5, 1.0, 0.0, tri)
-    assert d2 == pytest.approx(1.0)
+    q = kernels.closest_point_on_triangle(0.5, 1.0, 0.0, tri)
+    assert np.linalg.norm(np.subtract((0.5, 1.0, 0.0), q)) == pytest.approx(1.0)
 
 
 # --------------------------------------------------------------------------- exact distance
@@ -99,7 +107,7 @@ def test_point_triangle_distance_on_degenerate_triangle_is_the_segment_distance(
 def test_exact_distance_on_sphere_matches_closed_form(sphere):
     points = mixed_points(sphere.vertices, sphere.faces, 2000, seed=0)
     gap = faceting_gap(sphere, lambda x: np.linalg.norm(x, axis=1) - SPHERE_RADIUS)
-    distance = gt.exact_unsigned_distance(sphere.vertices, sphere.faces, points)
+    distance = distance_to(sphere, points)
     truth = np.abs(np.linalg.norm(points, axis=1) - SPHERE_RADIUS)
     assert gap < 2e-3  # the tolerance below is about faceting, and faceting is small
     assert np.abs(distance - truth).max() <= gap + 1e-6
@@ -108,27 +116,46 @@ def test_exact_distance_on_sphere_matches_closed_form(sphere):
 def test_exact_distance_on_torus_matches_closed_form(torus):
     points = mixed_points(torus.vertices, torus.faces, 2000, seed=1)
     gap = faceting_gap(torus, torus_sdf)
-    distance = gt.exact_unsigned_distance(torus.vertices, torus.faces, points)
+    distance = distance_to(torus, points)
     assert gap < 2e-3
     # Mesh and torus are within ``gap`` of each other both ways (vertices lie on the torus and
     # the facets are smaller than its curvature radii), so the distances differ by <= gap.
     assert np.abs(distance - np.abs(torus_sdf(points))).max() <= 1.05 * gap + 1e-6
 
 
-def test_tree_distance_equals_brute_force(torus):
+def test_tree_query_equals_naive_reference(torus):
     points = mixed_points(torus.vertices, torus.faces, 1500, seed=2)
-    brute = gt.exact_unsigned_distance(torus.vertices, torus.faces, points, method="brute")
-    tree = gt.exact_unsigned_distance(torus.vertices, torus.faces, points, method="tree")
-    np.testing.assert_allclose(tree, brute, rtol=0, atol=1e-12)
+    naive = gt.closest_point_naive(torus.vertices, torus.faces, points)
+    fast = gt.closest_point(gt.build_tree(torus.vertices, torus.faces), points)
+    np.testing.assert_allclose(fast.distance, naive.distance, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fast.point, naive.point, rtol=0, atol=1e-9)
+    # Faces may differ only on ties (a shared edge or vertex): the face the fast query names
+    # must itself be at the minimum distance.
+    for i in range(50):
+        own = gt.closest_point_naive(
+            torus.vertices, torus.faces[fast.face[i : i + 1]], points[i : i + 1]
+        )
+        assert own.distance[0] == pytest.approx(naive.distance[i], abs=1e-12)
 
 
-def test_exact_distance_is_chunked_and_threaded_consistently(sphere):
+def test_tree_query_with_upper_bounds_is_still_exact(torus):
+    points = mixed_points(torus.vertices, torus.faces, 800, seed=5)
+    tree = gt.build_tree(torus.vertices, torus.faces)
+    exact = gt.closest_point(tree, points)
+    # A loose bound, and the exact distance itself as the bound: both must give the minimum.
+    for upper in (exact.distance + 0.3, exact.distance):
+        bounded = gt.closest_point(tree, points, upper=upper)
+        np.testing.assert_allclose(bounded.distance, exact.distance, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(bounded.point, exact.point, rtol=0, atol=1e-9)
+
+
+def test_closest_point_is_threaded_consistently(sphere):
     points = mixed_points(sphere.vertices, sphere.faces, 500, seed=3)
-    whole = gt.exact_unsigned_distance(sphere.vertices, sphere.faces, points)
-    chunked = gt.exact_unsigned_distance(
-        sphere.vertices, sphere.faces, points, chunk_size=77, threads=1
-    )
-    np.testing.assert_array_equal(whole, chunked)
+    tree = gt.build_tree(sphere.vertices, sphere.faces)
+    whole = gt.closest_point(tree, points)
+    single = gt.closest_point(tree, points, threads=1)
+    np.testing.assert_array_equal(whole.distance, single.distance)
+    np.testing.assert_array_equal(whole.face, single.face)
 
 
 # --------------------------------------------------------------------------- signs
@@ -198,7 +225,7 @@ def test_fast_winding_number_agrees_with_brute_force_on_open_bunny(shared_meshes
     points = mixed_points(vertices, faces, 1000, seed=8)
     brute = gt.winding_number(vertices, faces, points, method="brute")
     fast = gt.winding_number(vertices, faces, points, method="tree")
-    far = gt.exact_unsigned_distance(vertices, faces, points) > 0.01
+    far = gt.closest_point(gt.build_tree(vertices, faces), points).distance > 0.01
     assert np.abs(fast - brute).max() < 0.1  # far-field expansion error, beta = 2
     assert np.mean((fast[far] > 0.5) == (brute[far] > 0.5)) >= 0.999
 
@@ -247,7 +274,7 @@ def test_winding_beats_parity_on_sphere_with_holes():
 def test_pysdf_engine_is_exact_on_flat_cad_meshes(shared_meshes, name):
     vertices, faces = normalized_shared(shared_meshes, name)
     points = mixed_points(vertices, faces, 1500, seed=10)
-    exact = gt.exact_unsigned_distance(vertices, faces, points, method="brute")
+    exact = gt.closest_point_naive(vertices, faces, points).distance
     raw = gt.pysdf_unsigned_distance(vertices, faces, points)
     # Raw pysdf is a distance to *some* triangle: never below the truth (the verification in
     # the pysdf engine relies on this) ...

@@ -1,5 +1,6 @@
-"""Triangle meshes from signed distance fields: marching cubes on a dense grid, and back to the
-original frame of the input mesh.
+"""Triangle meshes from signed distance fields: marching cubes on a dense grid.
+
+The transform back to the input mesh's frame is :class:`neusdf.mesh.transform.Normalization`.
 
 Every function takes the field as a plain callable ``sdf_fn(points) -> values`` with ``points`` a
 (M, 3) float32 array in the normalized frame and ``values`` a (M,) array (negative inside), so a
@@ -26,9 +27,6 @@ __all__ = [
     "SDFCallable",
     "evaluate_grid",
     "extract_zero_level_set",
-    "is_empty_mesh",
-    "to_normalized_frame",
-    "to_original_frame",
     "write_mesh",
 ]
 
@@ -167,67 +165,6 @@ def extract_zero_level_set(
         len(mesh.faces),
     )
     return mesh
-
-
-def is_empty_mesh(mesh: trimesh.Trimesh | None) -> bool:
-    """True when ``mesh`` is None, has no faces, or has zero total area."""
-    if mesh is None or len(mesh.faces) == 0:
-        return True
-    area = float(mesh.area)
-    return not (np.isfinite(area) and area > 0.0)
-
-
-def _check_transform(center, scale) -> tuple[np.ndarray, float]:
-    center = np.asarray(center, dtype=np.float64).reshape(-1)
-    if center.shape != (3,):
-        raise ValueError(f"center must have 3 components, got {center.shape[0]}")
-    scale = float(scale)
-    # A negative scale would mirror the mesh and flip its normals inward.
-    if not (np.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a positive finite number, got {scale}")
-    return center, scale
-
-
-def to_original_frame(
-    mesh: trimesh.Trimesh, center: np.ndarray | list[float], scale: float
-) -> trimesh.Trimesh:
-    """A copy of a normalized-frame mesh in the original mesh's frame and units.
-
-    Parameters
-    ----------
-    mesh : trimesh.Trimesh
-        Vertices in normalized units.
-    center : (3,) array-like of float
-        Normalization center, original units (``results/normalized/{obj}.json`` key "center").
-    scale : float
-        Normalization scale, normalized units per original unit (key "scale"), > 0.
-
-    Returns
-    -------
-    trimesh.Trimesh
-        ``x_orig = x_norm / scale + center``; same faces and winding, metadata ``frame`` set to
-        ``"original"``.
-    """
-    center, scale = _check_transform(center, scale)
-    out = mesh.copy()
-    out.vertices = np.asarray(mesh.vertices, dtype=np.float64) / scale + center
-    out.metadata = dict(mesh.metadata)
-    if "extraction" in out.metadata:
-        out.metadata["extraction"] = {**out.metadata["extraction"], "frame": "original"}
-    return out
-
-
-def to_normalized_frame(
-    mesh: trimesh.Trimesh, center: np.ndarray | list[float], scale: float
-) -> trimesh.Trimesh:
-    """Inverse of :func:`to_original_frame`: ``x_norm = (x_orig - center) * scale``."""
-    center, scale = _check_transform(center, scale)
-    out = mesh.copy()
-    out.vertices = (np.asarray(mesh.vertices, dtype=np.float64) - center) * scale
-    out.metadata = dict(mesh.metadata)
-    if "extraction" in out.metadata:
-        out.metadata["extraction"] = {**out.metadata["extraction"], "frame": "normalized"}
-    return out
 
 
 def write_mesh(mesh: trimesh.Trimesh, path: str | Path) -> None:

@@ -1,21 +1,32 @@
-"""Ground truth of a triangle mesh: exact distances, closest points, inside tests, SDF."""
+"""Ground truth of a triangle mesh: closest points, winding numbers, inside tests, exact SDF."""
 
-from neusdf.groundtruth.sdf import (
+from neusdf.groundtruth.closest import (
+    ClosestPoints,
+    TriangleTree,
     build_tree,
-    encloses_volume,
-    exact_unsigned_distance,
+    closest_point,
+    closest_point_naive,
+)
+from neusdf.groundtruth.sdf import (
+    GroundTruth,
     parity_inside,
     pysdf_unsigned_distance,
+    resolve_sign_method,
     signed_distance,
-    winding_number,
 )
+from neusdf.groundtruth.winding import encloses_volume, winding_number
 
 __all__ = [
+    "ClosestPoints",
+    "GroundTruth",
+    "TriangleTree",
     "build_tree",
+    "closest_point",
+    "closest_point_naive",
     "encloses_volume",
-    "exact_unsigned_distance",
     "parity_inside",
     "pysdf_unsigned_distance",
+    "resolve_sign_method",
     "signed_distance",
     "winding_number",
 ]

@@ -7,10 +7,10 @@ points so memory stays bounded.
 
 Two families:
 
-- brute force, O(N * F): the obviously correct references (:func:`brute_force_sqdist`,
-  :func:`brute_force_winding`);
+- brute force, O(N * F): the winding-number reference (:func:`brute_force_winding`; the
+  closest-point reference is plain numpy, :func:`neusdf.groundtruth.closest.closest_point_naive`);
 - a bounding-volume hierarchy over the triangles (:func:`build_tree`), used for an exact
-  nearest-triangle search (:func:`tree_sqdist`, conservative pruning, so it returns the same
+  nearest-triangle search (:func:`tree_closest`, conservative pruning, so it returns the same
   minimum as the brute force) and for fast winding numbers (:func:`tree_winding`, Barill et
   al. 2018: exact near field, second-order dipole expansion in the far field).
 """
@@ -31,11 +31,11 @@ def _dot(ax, ay, az, bx, by, bz):
 
 
 @numba.njit(cache=True, fastmath=False)
-def point_triangle_sqdist(px, py, pz, tri):
-    """Squared distance from point p to triangle ``tri`` (3, 3) float64.
+def closest_point_on_triangle(px, py, pz, tri):
+    """Closest point (qx, qy, qz) of triangle ``tri`` (3, 3) float64 to the point p.
 
-    Classic closest-point region analysis (vertex, edge and face Voronoi regions of the
-    triangle, tested in that order with barycentric sub-determinants).
+    Closest-point region analysis (Ericson, *Real-Time Collision Detection* 5.1.5): vertex, edge
+    and face Voronoi regions of the triangle, tested with barycentric sub-determinants.
     """
     ax, ay, az = tri[0, 0], tri[0, 1], tri[0, 2]
     bx, by, bz = tri[1, 0], tri[1, 1], tri[1, 2]
@@ -48,55 +48,47 @@ def point_triangle_sqdist(px, py, pz, tri):
     d1 = _dot(abx, aby, abz, apx, apy, apz)
     d2 = _dot(acx, acy, acz, apx, apy, apz)
     if d1 <= 0.0 and d2 <= 0.0:
-        return _dot(apx, apy, apz, apx, apy, apz)
+        return ax, ay, az
 
     # Region of vertex B.
     bpx, bpy, bpz = px - bx, py - by, pz - bz
     d3 = _dot(abx, aby, abz, bpx, bpy, bpz)
     d4 = _dot(acx, acy, acz, bpx, bpy, bpz)
     if d3 >= 0.0 and d4 <= d3:
-        return _dot(bpx, bpy, bpz, bpx, bpy, bpz)
+        return bx, by, bz
 
     # Region of edge AB.
     vc = d1 * d4 - d3 * d2
     if vc <= 0.0 and d1 >= 0.0 and d3 <= 0.0:
         t = d1 / (d1 - d3)
-        qx, qy, qz = apx - t * abx, apy - t * aby, apz - t * abz
-        return _dot(qx, qy, qz, qx, qy, qz)
+        return ax + t * abx, ay + t * aby, az + t * abz
 
     # Region of vertex C.
     cpx, cpy, cpz = px - cx, py - cy, pz - cz
     d5 = _dot(abx, aby, abz, cpx, cpy, cpz)
     d6 = _dot(acx, acy, acz, cpx, cpy, cpz)
     if d6 >= 0.0 and d5 <= d6:
-        return _dot(cpx, cpy, cpz, cpx, cpy, cpz)
+        return cx, cy, cz
 
     # Region of edge AC.
     vb = d5 * d2 - d1 * d6
     if vb <= 0.0 and d2 >= 0.0 and d6 <= 0.0:
         t = d2 / (d2 - d6)
-        qx, qy, qz = apx - t * acx, apy - t * acy, apz - t * acz
-        return _dot(qx, qy, qz, qx, qy, qz)
+        return ax + t * acx, ay + t * acy, az + t * acz
 
     # Region of edge BC.
     va = d3 * d6 - d5 * d4
     if va <= 0.0 and (d4 - d3) >= 0.0 and (d5 - d6) >= 0.0:
         t = (d4 - d3) / ((d4 - d3) + (d5 - d6))
-        qx = bpx - t * (cx - bx)
-        qy = bpy - t * (cy - by)
-        qz = bpz - t * (cz - bz)
-        return _dot(qx, qy, qz, qx, qy, qz)
+        return bx + t * (cx - bx), by + t * (cy - by), bz + t * (cz - bz)
 
-    # Face interior: project with barycentrics (v, w) of the closest point.
+    # Face interior: barycentrics (v, w) of the closest point.
     denom = va + vb + vc
     if denom == 0.0:  # degenerate triangle whose edges did not catch p; fall back to A
-        return _dot(apx, apy, apz, apx, apy, apz)
+        return ax, ay, az
     v = vb / denom
     w = vc / denom
-    qx = apx - v * abx - w * acx
-    qy = apy - v * aby - w * acy
-    qz = apz - v * abz - w * acz
-    return _dot(qx, qy, qz, qx, qy, qz)
+    return ax + v * abx + w * acx, ay + v * aby + w * acy, az + v * abz + w * acz
 
 
 @numba.njit(cache=True, fastmath=False)
@@ -122,22 +114,6 @@ def triangle_solid_angle(px, py, pz, tri):
         + _dot(cx, cy, cz, ax, ay, az) * lb
     )
     return 2.0 * math.atan2(triple, denom)
-
-
-@numba.njit(parallel=True, cache=True)
-def brute_force_sqdist(points, triangles):
-    """Squared distance (N,) float64 from each point (N, 3) to the nearest of all triangles."""
-    n_points = points.shape[0]
-    out = np.empty(n_points, dtype=np.float64)
-    for i in numba.prange(n_points):
-        px, py, pz = points[i, 0], points[i, 1], points[i, 2]
-        best = np.inf
-        for f in range(triangles.shape[0]):
-            d = point_triangle_sqdist(px, py, pz, triangles[f])
-            if d < best:
-                best = d
-        out[i] = best
-    return out
 
 
 @numba.njit(parallel=True, cache=True)
@@ -313,22 +289,31 @@ def _box_sqdist(px, py, pz, lo, hi, node):
 
 
 @numba.njit(parallel=True, cache=True)
-def tree_sqdist(points, triangles, order, start, count, left, right, lo, hi, depth, upper):
-    """Exact squared distance (N,) float64 to the nearest triangle, via the hierarchy.
+def tree_closest(points, triangles, order, start, count, left, right, lo, hi, depth, upper):
+    """Exact nearest triangle of each point, via the hierarchy.
 
     ``upper`` (N,) float64 is a known upper bound of each squared distance (``inf`` if none;
     e.g. the squared distance to some triangle found by a faster, approximate search). A node
     is skipped only when its box is at least as far as the best triangle found so far, so the
-    result equals the brute-force minimum whatever ``upper`` is, as long as it is an upper
-    bound.
+    result is the brute-force minimum whatever ``upper`` is, as long as it is an upper bound.
+
+    Returns
+    -------
+    sqdist : (N,) float64
+        Squared distance to the nearest triangle.
+    face : (N,) int64
+        That triangle's index; -1 when no triangle beat ``upper`` (the bound was already exact).
+    closest : (N, 3) float64
+        The closest point on it (the query itself where ``face`` is -1).
     """
     n_points = points.shape[0]
-    out = np.empty(n_points, dtype=np.float64)
+    sqdist = np.empty(n_points, dtype=np.float64)
+    face = np.full(n_points, -1, dtype=np.int64)
+    closest = points.copy()
     for i in numba.prange(n_points):
         px, py, pz = points[i, 0], points[i, 1], points[i, 2]
         best = upper[i]
         stack = np.empty(2 * depth + 2, dtype=np.int64)
-        top = 0
         stack[0] = 0
         top = 1
         while top > 0:
@@ -338,9 +323,13 @@ def tree_sqdist(points, triangles, order, start, count, left, right, lo, hi, dep
                 continue
             if left[node] < 0:
                 for j in range(start[node], start[node] + count[node]):
-                    d = point_triangle_sqdist(px, py, pz, triangles[order[j]])
+                    f = order[j]
+                    qx, qy, qz = closest_point_on_triangle(px, py, pz, triangles[f])
+                    d = _dot(px - qx, py - qy, pz - qz, px - qx, py - qy, pz - qz)
                     if d < best:
                         best = d
+                        face[i] = f
+                        closest[i, 0], closest[i, 1], closest[i, 2] = qx, qy, qz
                 continue
             a, b = left[node], right[node]
             da = _box_sqdist(px, py, pz, lo, hi, a)
@@ -356,8 +345,8 @@ def tree_sqdist(points, triangles, order, start, count, left, right, lo, hi, dep
             if da < best:
                 stack[top] = a
                 top += 1
-        out[i] = best
-    return out
+        sqdist[i] = best
+    return sqdist, face, closest
 
 
 @numba.njit(parallel=True, cache=True)

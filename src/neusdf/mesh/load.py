@@ -8,10 +8,8 @@ bounding-box center and scaled uniformly so that its longest half-extent is ``ha
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import warnings
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,37 +17,12 @@ import trimesh
 
 from neusdf.errors import MeshError
 from neusdf.io import atomic_path, write_json
+from neusdf.mesh.transform import Normalization
 
 log = logging.getLogger(__name__)
 
 SUPPORTED_EXTENSIONS = (".obj", ".ply", ".stl", ".off", ".glb")
-
-
-@dataclass(frozen=True)
-class Normalization:
-    """Similarity transform from the original mesh frame to the normalized frame.
-
-    ``x_normalized = (x_original - center) * scale`` and
-    ``x_original = x_normalized / scale + center``.
-
-    Attributes
-    ----------
-    center : tuple of 3 float
-        Bounding-box center of the original mesh, in original units.
-    scale : float
-        Uniform scale factor (normalized units per original unit).
-    """
-
-    center: tuple[float, float, float]
-    scale: float
-
-    def apply(self, points: np.ndarray) -> np.ndarray:
-        """Map (N, 3) original-frame points to the normalized frame."""
-        return (np.asarray(points, dtype=np.float64) - np.asarray(self.center)) * self.scale
-
-    def invert(self, points: np.ndarray) -> np.ndarray:
-        """Map (N, 3) normalized-frame points back to the original frame."""
-        return np.asarray(points, dtype=np.float64) / self.scale + np.asarray(self.center)
+BAD_FACE_INDEX = "has a face index outside the range of its vertices"
 
 
 def file_sha256(path: str | Path) -> str:
@@ -99,6 +72,9 @@ def load_mesh(path: str | Path) -> trimesh.Trimesh:
             loaded = trimesh.load(path, file_type=ext[1:], force="mesh", process=False)
     except Exception as exc:  # trimesh raises many types; the user needs one line
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        # OBJ loaders fail with a bare IndexError, OFF with its own text: one message for both.
+        if isinstance(exc, IndexError) or "face index outside" in reason:
+            raise MeshError(path, BAD_FACE_INDEX) from None
         raise MeshError(path, f"cannot be read as {ext[1:].upper()}: {reason}") from None
     if not isinstance(loaded, trimesh.Trimesh):
         raise MeshError(path, "contains no triangle mesh (empty scene or point cloud)")
@@ -109,11 +85,18 @@ def load_mesh(path: str | Path) -> trimesh.Trimesh:
     if len(vertices) == 0:
         raise MeshError(path, "has no vertices")
     if faces.min() < 0 or faces.max() >= len(vertices):
-        raise MeshError(path, "faces index vertices that do not exist")
+        raise MeshError(path, BAD_FACE_INDEX)
     used = np.unique(faces)
     if not np.isfinite(vertices[used]).all():
         raise MeshError(path, "has NaN or infinite vertex coordinates")
-    mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
+    # trimesh's cleaning uses absolute tolerances (1e-8): clean in a unit-sized frame, so a mesh
+    # is cleaned the same way at any scale or offset, then map back exactly as far as float64 can.
+    lo, hi = vertices[used].min(axis=0), vertices[used].max(axis=0)
+    center, half = (lo + hi) / 2.0, float(np.max(hi - lo)) / 2.0
+    if not half > 0.0:
+        raise MeshError(path, "has zero extent (all vertices coincide)")
+    unit = (vertices - center) / half
+    mesh = trimesh.Trimesh(vertices=unit, faces=faces, process=False, validate=False)
     # Textured OBJs duplicate vertices along UV seams; welding makes them watertight again.
     mesh.merge_vertices(merge_tex=True, merge_norm=True)
     mesh.update_faces(mesh.nondegenerate_faces(height=None))
@@ -121,9 +104,9 @@ def load_mesh(path: str | Path) -> trimesh.Trimesh:
     mesh.remove_unreferenced_vertices()
     if len(mesh.faces) == 0:
         raise MeshError(path, "has only zero-area faces")
-    if float(np.max(mesh.extents)) <= 0.0:
-        raise MeshError(path, "has zero extent (all vertices coincide)")
-    return mesh
+    return trimesh.Trimesh(
+        vertices=np.asarray(mesh.vertices) * half + center, faces=mesh.faces, process=False
+    )
 
 
 def normalize_mesh(
@@ -145,11 +128,7 @@ def normalize_mesh(
     transform : Normalization
         The transform that was applied.
     """
-    lo, hi = mesh.bounds
-    center = (lo + hi) / 2.0
-    longest_half = float(np.max(hi - lo)) / 2.0
-    scale = half_extent / longest_half
-    transform = Normalization(center=tuple(float(c) for c in center), scale=float(scale))
+    transform = Normalization.fit(mesh.vertices, half_extent)
     normalized = trimesh.Trimesh(
         vertices=transform.apply(mesh.vertices), faces=mesh.faces.copy(), process=False
     )
@@ -184,8 +163,7 @@ def normalize_file(
     record = {
         "source": str(source),
         "source_sha256": file_sha256(source),
-        **asdict(transform),
-        "center": list(transform.center),
+        **transform.to_record(),
         "half_extent": float(half_extent),
         **describe_mesh(normalized),
     }
@@ -207,9 +185,3 @@ def read_normalized(mesh_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """
     mesh = trimesh.load(mesh_path, file_type="ply", force="mesh", process=False)
     return np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int64)
-
-
-def read_normalization(meta_path: str | Path) -> Normalization:
-    """Read the transform from a normalized mesh's JSON record."""
-    record = json.loads(Path(meta_path).read_text())
-    return Normalization(center=tuple(record["center"]), scale=float(record["scale"]))

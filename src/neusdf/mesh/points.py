@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from neusdf.mesh.triangles import areas_and_normals, triangle_array
+
 
 def sample_surface(
     vertices: np.ndarray, faces: np.ndarray, n: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Area-uniform points on a triangle mesh.
+    """Area-uniform random points on a triangle mesh (the one surface sampler of the package).
 
     Parameters
     ----------
@@ -26,19 +28,23 @@ def sample_surface(
     face_index : (n,) int64
         The face each point lies on.
     """
-    rng = np.random.default_rng(seed)
-    tri = np.asarray(vertices, dtype=np.float64)[np.asarray(faces)]
-    areas = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    triangles = triangle_array(vertices, faces)
+    areas, _ = areas_and_normals(triangles)
     total = areas.sum()
     if not np.isfinite(total) or total <= 0:
-        raise ValueError("mesh has zero surface area")
-    face_index = rng.choice(len(faces), size=n, p=areas / total)
+        raise ValueError("mesh has zero or non-finite surface area")
+    rng = np.random.default_rng(seed)
+    # Zero-area triangles get probability 0, so every point has a well-defined normal.
+    face_index = rng.choice(len(triangles), size=int(n), p=areas / total)
     # sqrt-warped barycentrics are uniform over each triangle.
-    r1 = np.sqrt(rng.random(n))
-    r2 = rng.random(n)
-    w0, w1, w2 = 1.0 - r1, r1 * (1.0 - r2), r1 * r2
-    t = tri[face_index]
-    points = w0[:, None] * t[:, 0] + w1[:, None] * t[:, 1] + w2[:, None] * t[:, 2]
+    r1 = np.sqrt(rng.random(int(n)))
+    r2 = rng.random(int(n))
+    t = triangles[face_index]
+    points = (
+        (1.0 - r1)[:, None] * t[:, 0]
+        + (r1 * (1.0 - r2))[:, None] * t[:, 1]
+        + (r1 * r2)[:, None] * t[:, 2]
+    )
     return points, face_index
 
 

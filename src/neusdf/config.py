@@ -1,0 +1,105 @@
+"""The configuration's one source of defaults (the schemas in ``neusdf/schemas/``), typed
+command-line overrides, and validation — for the workflow, tests, benchmarks and the API alike."""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+CONFIG_SCHEMA = SCHEMA_DIR / "config.schema.yaml"
+MODEL_SCHEMA = SCHEMA_DIR / "model.schema.yaml"
+
+_SCALARS = {"integer", "number", "boolean"}
+
+
+@cache
+def load_schema(path: str | Path) -> dict:
+    """A schema file, parsed (cached)."""
+    return yaml.safe_load(Path(path).read_text())
+
+
+def _resolve(schema: dict, root: dict) -> dict:
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/$defs/"):
+        return root["$defs"][ref.rsplit("/", 1)[1]]
+    return schema
+
+
+def coerce_types(value, schema: dict, root: dict | None = None):
+    """``value`` with strings turned into the numbers, booleans, objects or arrays its schema
+    expects, parsed as YAML.
+
+    ``snakemake --config key='{a: 1}'`` hands nested values over as strings ('1'), which no
+    schema accepts; coercing first makes every nested key settable from the command line.
+    Values that do not parse are left as they are, for validation to report.
+    """
+    root = schema if root is None else root
+    schema = _resolve(schema, root)
+    kind = schema.get("type")
+    if isinstance(value, str) and (kind in _SCALARS or kind in ("object", "array")):
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        expected = {"integer": int, "number": (int, float), "boolean": bool}
+        expected |= {"object": dict, "array": list}
+        ok = isinstance(parsed, expected[kind]) and not (
+            kind in ("integer", "number") and isinstance(parsed, bool)
+        )
+        value = parsed if ok else value
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        return {
+            k: coerce_types(v, props.get(k, extra if isinstance(extra, dict) else {}), root)
+            for k, v in value.items()
+        }
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [coerce_types(v, schema["items"], root) for v in value]
+    return value
+
+
+def fill_defaults(value: dict, schema: dict, root: dict | None = None) -> dict:
+    """A copy of ``value`` with every missing key that has a schema default filled in,
+    recursively (objects with a default of ``{}`` are created and filled)."""
+    root = schema if root is None else root
+    schema = _resolve(schema, root)
+    out = copy.deepcopy(value)
+    for key, sub in schema.get("properties", {}).items():
+        sub = _resolve(sub, root)
+        if key not in out and "default" in sub:
+            out[key] = copy.deepcopy(sub["default"])
+        if isinstance(out.get(key), dict):
+            out[key] = fill_defaults(out[key], sub, root)
+    return out
+
+
+def model_config(model: dict) -> dict:
+    """A named model configuration with its schema defaults, validated.
+
+    Raises
+    ------
+    jsonschema.ValidationError
+        Naming the offending key.
+    """
+    import jsonschema
+
+    schema = load_schema(MODEL_SCHEMA)
+    model = fill_defaults(coerce_types(model, schema), schema)
+    jsonschema.validate(model, schema)
+    return model
+
+
+def workflow_config(config: dict) -> dict:
+    """The whole workflow configuration, coerced, with defaults, validated (models included)."""
+    import jsonschema
+
+    schema = load_schema(CONFIG_SCHEMA)
+    config = fill_defaults(coerce_types(config, schema), schema)
+    jsonschema.validate(config, schema)
+    config["models"] = {name: model_config(m) for name, m in config["models"].items()}
+    return config

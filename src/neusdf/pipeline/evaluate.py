@@ -1,0 +1,175 @@
+"""Stage 5, evaluate: sign scores, inference timing and surface metrics of one trained model,
+as one metrics record (:mod:`neusdf.evaluation.record`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import trimesh
+
+from neusdf import __version__
+from neusdf.evaluation.record import make_record
+from neusdf.evaluation.scores import peak_rss_bytes, sign_scores, time_inference
+from neusdf.evaluation.surface import geometric_metrics
+from neusdf.io import read_json, write_json
+from neusdf.mesh.load import read_normalized
+from neusdf.mesh.samples import read_attrs, read_samples
+from neusdf.mesh.transform import Normalization
+from neusdf.pipeline.compute import Compute
+from neusdf.pipeline.extract import checkpoint_field
+
+log = logging.getLogger(__name__)
+
+
+def score_signs(sdf_fn, samples_path: str) -> dict:
+    """Sign scores and SDF errors on both test sets: ``{surface,volume}_{f1,...,mae,n}``."""
+    record = {}
+    for split in ("surface", "volume"):
+        test = read_samples(samples_path, f"test/{split}")
+        for key, value in sign_scores(sdf_fn(test.points), test.sdf).items():
+            record[f"{split}_{key}"] = value
+    return record
+
+
+def time_model(sdf_fn, samples_path: str, cfg: dict, device: str) -> dict:
+    """Median and IQR of timed inference runs on the first ``timing_points`` volume test points
+    (``cfg = config["evaluate"]``), after warm-up runs."""
+    import torch
+
+    points = read_samples(samples_path, "test/volume").points[: int(cfg["timing_points"])]
+    points_t = torch.as_tensor(points).to(device)
+    timing = time_inference(
+        lambda: sdf_fn(points_t),
+        device=device,
+        repeats=int(cfg["timing_repeats"]),
+        warmup=int(cfg["timing_warmup"]),
+    )
+    return {
+        "inference_points": len(points),
+        "inference_ms": timing["median_ms"],
+        "inference_ms_iqr": timing["iqr_ms"],
+        "inference_points_per_second": len(points) / (timing["median_ms"] / 1e3),
+        "inference_repeats": timing["repeats"],
+    }
+
+
+def mesh_geometry(
+    pred_mesh_path: str,
+    pred_meta_path: str,
+    gt_mesh_path: str,
+    normalization: Normalization,
+    n_samples: int,
+    seed: int,
+    threads: int,
+) -> dict:
+    """Surface metrics of an extracted mesh against the normalized input mesh, normalized units.
+
+    An extracted mesh written in the original frame (its JSON record says so) is mapped back
+    first.
+    """
+    pred = trimesh.load(pred_mesh_path, file_type="ply", force="mesh", process=False)
+    if not isinstance(pred, trimesh.Trimesh):  # an empty PLY loads as an empty scene
+        pred = trimesh.Trimesh()
+    if read_json(pred_meta_path).get("frame") == "original":
+        pred = normalization.mesh_to_normalized(pred)
+    vertices, faces = read_normalized(gt_mesh_path)
+    gt = trimesh.Trimesh(vertices, faces, process=False)
+    metrics = geometric_metrics(pred, gt, n=n_samples, seed=seed, threads=threads)
+    keep = ("chamfer_l1", "chamfer_l2", "hausdorff_95", "hausdorff_max", "normal_consistency")
+    out = {key: float(metrics[key]) for key in keep}
+    out["pred_mesh_empty"] = bool(metrics["pred_empty"])
+    out["geometry_samples"] = int(n_samples)
+    return out
+
+
+def evaluate_object(
+    checkpoint_path: str,
+    samples_path: str,
+    pred_mesh_path: str,
+    pred_meta_path: str,
+    gt_mesh_path: str,
+    metrics_out: str,
+    obj: str,
+    model_name: str,
+    cfg: dict,
+    geometry_cfg: dict,
+    compute: Compute,
+    seed: int,
+) -> dict:
+    """Score a trained model on the object's independent test sets; write the metrics JSON.
+
+    Parameters
+    ----------
+    cfg : dict
+        ``config["evaluate"]``: ``batch_size``, ``timing_points``, ``timing_repeats``,
+        ``timing_warmup``.
+    geometry_cfg : dict
+        ``config["geometry"]``: ``n_samples``.
+
+    Returns
+    -------
+    dict
+        The metrics record (keys: :data:`neusdf.evaluation.record.METRICS`).
+    """
+    import torch
+
+    compute = compute.resolved()
+    if compute.device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    sdf_fn, normalization, model, payload = checkpoint_field(
+        checkpoint_path, compute, int(cfg["batch_size"])
+    )
+    record = {"object": obj, "model": model_name, "status": "ok", "error": "", "failed_stage": ""}
+    record.update(score_signs(sdf_fn, samples_path))
+    record.update(time_model(sdf_fn, samples_path, cfg, compute.device))
+    record.update(
+        mesh_geometry(
+            pred_mesh_path,
+            pred_meta_path,
+            gt_mesh_path,
+            normalization,
+            int(geometry_cfg["n_samples"]),
+            seed,
+            compute.threads,
+        )
+    )
+    n_total = sum(p.numel() for p in model.parameters())
+    n_encoding = int(model.encoding.params.numel())
+    attrs = read_attrs(samples_path)
+    training = payload["training"]
+    record.update(
+        {
+            "n_parameters": n_total,
+            "n_encoding_parameters": n_encoding,
+            "n_network_parameters": n_total - n_encoding,
+            "checkpoint_bytes": os.path.getsize(checkpoint_path),
+            "peak_memory_bytes": peak_rss_bytes(),
+            "peak_gpu_memory_bytes": (
+                int(torch.cuda.max_memory_allocated()) if compute.device.startswith("cuda") else 0
+            ),
+            "train_seconds": float(training["seconds"]),
+            "train_points_per_second": float(training["points_per_second"]),
+            "final_loss": float(training["final_loss"]),
+            "train_backend": training["backend"],
+            "train_device": training["device"],
+            "eval_backend": compute.backend,
+            "eval_device": compute.device,
+            "threads": compute.threads,
+            "sample_engine": attrs.get("engine"),
+            "sign_method": attrs.get("sign_method"),
+            "seed": int(training["seed"]),
+            "neusdf_version": __version__,
+        }
+    )
+    record = make_record(record)
+    write_json(metrics_out, record)
+    log.info(
+        "%s/%s: surface F1 %.4f, volume F1 %.4f, %.3g points/s",
+        model_name,
+        obj,
+        record["surface_f1"],
+        record["volume_f1"],
+        record["inference_points_per_second"],
+    )
+    return record

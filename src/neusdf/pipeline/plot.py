@@ -1,0 +1,35 @@
+"""Stage 6, plot: slices of ground truth, prediction and error; the summary figure."""
+
+from __future__ import annotations
+
+from neusdf.pipeline.compute import Compute
+from neusdf.pipeline.extract import checkpoint_field
+from neusdf.pipeline.sample import ground_truth
+
+
+def plot_object(
+    checkpoint_path: str,
+    gt_mesh_path: str,
+    meta_path: str,
+    png_out: str,
+    title: str,
+    cfg: dict,
+    sample_cfg: dict,
+    compute: Compute,
+) -> None:
+    """Ground truth / prediction / error slices through the center (``cfg = config["plot"]``,
+    the ground truth as configured in ``sample_cfg = config["sample"]``, set up once)."""
+    from neusdf.evaluation.plots import plot_sdf_slices
+
+    sdf_fn, _, _, _ = checkpoint_field(checkpoint_path, compute, 2**18)
+    truth = ground_truth(gt_mesh_path, meta_path, sample_cfg, compute.threads)
+    plot_sdf_slices(truth, sdf_fn, png_out, resolution=int(cfg["resolution"]), title=title)
+
+
+def plot_summary_file(summary_csv: str, png_out: str) -> None:
+    """Per-model bar charts of surface F1, volume F1 and Chamfer L1 from ``summary.csv``."""
+    import pandas as pd
+
+    from neusdf.evaluation.plots import plot_summary
+
+    plot_summary(pd.read_csv(summary_csv), png_out)
