@@ -6,6 +6,7 @@ import trimesh
 
 from neusdf.errors import MeshError
 from neusdf.mesh.load import load_mesh, normalize_file, normalize_mesh, read_normalized
+from tests.conftest import REPO
 
 
 def test_normalize_centers_and_scales_longest_half_extent(sphere_mesh):
@@ -96,3 +97,48 @@ def test_degenerate_and_duplicate_faces_are_dropped(tmp_path):
     trimesh.Trimesh(vertices, faces, process=False).export(path)
     mesh = load_mesh(path)
     assert len(mesh.faces) == 1
+
+
+def write_obj_float64(path, vertices, faces):
+    """An OBJ with every float64 digit (trimesh's exporters round)."""
+    lines = [f"v {float(x)!r} {float(y)!r} {float(z)!r}" for x, y, z in np.asarray(vertices)]
+    lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in np.asarray(faces)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1e-6, 1.0, 1e6, 1e12])
+@pytest.mark.parametrize("offset", [0.0, 1e9])
+def test_normalization_is_scale_and_offset_invariant(tmp_path, scale, offset):
+    if offset and scale < 1e-3:
+        pytest.skip("float64 cannot hold a 1e-3-sized mesh 1e9 away from the origin")
+    tetra = trimesh.creation.box().subdivide()  # 48 faces, some sharing planes
+    reference, _ = normalize_mesh(tetra)
+    path = tmp_path / "scaled.obj"
+    write_obj_float64(path, tetra.vertices * scale + offset, tetra.faces)
+    normalized, transform = normalize_mesh(load_mesh(path))
+    assert len(normalized.faces) == len(reference.faces)
+    np.testing.assert_allclose(
+        np.sort(normalized.vertices, axis=0),
+        np.sort(reference.vertices, axis=0),
+        atol=1e-6 if offset else 1e-12,
+    )
+    # Offsets cost float64 digits: 1e9 leaves about 7 of them for a unit-sized mesh.
+    assert transform.scale == pytest.approx(1.0 / scale * 0.9 / 0.5, rel=1e-6 if offset else 1e-12)
+
+
+def test_tiny_tetrahedron_is_not_degenerate(tmp_path):
+    tetra = trimesh.Trimesh(
+        np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=float) * 1e-13,
+        [[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]],
+        process=False,
+    )
+    write_obj_float64(tmp_path / "tiny.obj", tetra.vertices, tetra.faces)
+    normalized, _ = normalize_mesh(load_mesh(tmp_path / "tiny.obj"))
+    assert len(normalized.faces) == 4
+    assert np.abs(normalized.vertices).max() == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("name", ["missing_vertex.obj", "missing_vertex.off"])
+def test_face_past_the_last_vertex_gives_one_message_for_obj_and_off(name):
+    with pytest.raises(MeshError, match="has a face index outside the range of its vertices"):
+        load_mesh(REPO / "tests" / "bad_inputs" / name)

@@ -15,7 +15,6 @@ from neusdf.encoding.module import (
 )
 from neusdf.encoding.optim import MaskedAdam, SparseHashGridAdam
 from neusdf.encoding.reference import hashgrid_encode_reference, init_params
-from neusdf.encoding.tcnn_layout import mlp_n_params, mlp_weights_to_tcnn, tcnn_to_mlp_weights
 
 __all__ = [
     "HashGridConfig",
@@ -25,8 +24,5 @@ __all__ = [
     "available_backends",
     "hashgrid_encode_reference",
     "init_params",
-    "mlp_n_params",
-    "mlp_weights_to_tcnn",
     "resolve_backend",
-    "tcnn_to_mlp_weights",
 ]

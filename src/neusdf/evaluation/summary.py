@@ -8,50 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from neusdf.evaluation.record import SUMMARY_COLUMNS, TEXT_COLUMNS
 from neusdf.io import atomic_path, read_json
-
-# The column order of summary.csv is part of the contract with users; extend only at the end.
-SUMMARY_COLUMNS = [
-    "model",
-    "object",
-    "status",
-    "surface_f1",
-    "volume_f1",
-    "surface_precision",
-    "surface_recall",
-    "surface_accuracy",
-    "surface_iou",
-    "surface_mae",
-    "volume_precision",
-    "volume_recall",
-    "volume_accuracy",
-    "volume_iou",
-    "volume_mae",
-    "train_seconds",
-    "train_points_per_second",
-    "final_loss",
-    "inference_ms",
-    "inference_ms_iqr",
-    "inference_points_per_second",
-    "n_parameters",
-    "checkpoint_bytes",
-    "peak_memory_bytes",
-    "train_backend",
-    "train_device",
-    "eval_backend",
-    "eval_device",
-    "sample_engine",
-    "sign_method",
-    "seed",
-    "failed_stage",
-    "error",
-    "chamfer_l1",
-    "chamfer_l2",
-    "hausdorff_95",
-    "hausdorff_max",
-    "normal_consistency",
-    "pred_mesh_empty",
-]
 
 MEAN_COLUMNS = [
     "surface_f1",
@@ -65,9 +23,6 @@ MEAN_COLUMNS = [
     "train_seconds",
     "inference_points_per_second",
 ]
-
-
-TEXT_COLUMNS = ("model", "object", "status", "failed_stage", "error")
 
 
 def failure_rows(failure_paths: Iterable[str | Path], models: Iterable[str]) -> list[dict]:
