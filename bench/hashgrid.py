@@ -175,27 +175,31 @@ def whole_train_rule_line(obj: str = "sphere") -> dict:
     """Time the pipeline's train stage (default config) on one default object.
 
     Normalizes and samples ``data/raw/<obj>.*`` into a temporary folder first (not timed), then
-    runs :func:`neusdf.pipeline.stages.train_object` as the ``train`` rule does.
+    runs :func:`neusdf.pipeline.train.train_object` as the ``train`` rule does.
     """
     import tempfile
     from pathlib import Path
 
     import yaml
 
-    from neusdf.pipeline import stages
+    from neusdf.config import workflow_config
+    from neusdf.pipeline.compute import Compute
     from neusdf.pipeline.discovery import discover_objects
+    from neusdf.pipeline.normalize import normalize_object
+    from neusdf.pipeline.sample import sample_object
+    from neusdf.pipeline.train import train_object
 
     repo = Path(__file__).resolve().parent.parent
-    config = yaml.safe_load((repo / "config.yaml").read_text())
+    config = workflow_config(yaml.safe_load((repo / "config.yaml").read_text()))
     source = discover_objects(repo / "data" / "raw")[obj]
     with tempfile.TemporaryDirectory(prefix="neusdf-bench-") as tmp:
         out = Path(tmp)
-        stages.normalize_object(source, out / "n.ply", out / "n.json", 0.9)
-        stages.sample_object(out / "n.ply", out / "n.json", out / "s.h5", config["sample"], 0)
+        normalize_object(source, out / "n.ply", out / "n.json", 0.9)
+        sample_object(out / "n.ply", out / "n.json", out / "s.h5", config["sample"], 0, 2)
         start = time.perf_counter()
-        record = stages.train_object(
+        record = train_object(
             str(out / "s.h5"), str(out / "n.json"), str(out / "m.pt"), str(out / "h.csv"),
-            "hashgrid", config["models"]["hashgrid"], "auto", "cpu", 0, threads=2,
+            "hashgrid", config["models"]["hashgrid"], Compute("auto", "cpu", 2), 0,
             progress=False,
         )  # fmt: skip
         job_seconds = time.perf_counter() - start

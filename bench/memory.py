@@ -20,24 +20,34 @@ REPO = Path(__file__).resolve().parent.parent
 
 STAGE = """
 import json, resource, sys, time, yaml
-from neusdf.pipeline import stages
-stages.set_threads(2)
-cfg = yaml.safe_load(open({config!r}))
+from neusdf.config import workflow_config
+from neusdf.pipeline.compute import Compute, set_threads
+set_threads(2)
+cfg = workflow_config(yaml.safe_load(open({config!r})))
+cpu = Compute("auto", "cpu", 2)
 out = {out!r}
 t = time.perf_counter()
 if {stage!r} == "normalize":
-    stages.normalize_object({mesh!r}, out + "/n.ply", out + "/n.json", 0.9)
+    from neusdf.pipeline.normalize import normalize_object
+    normalize_object({mesh!r}, out + "/n.ply", out + "/n.json", 0.9)
 elif {stage!r} == "sample":
-    stages.sample_object(out + "/n.ply", out + "/n.json", out + "/s.h5", cfg["sample"], 0)
+    from neusdf.pipeline.sample import sample_object
+    sample_object(out + "/n.ply", out + "/n.json", out + "/s.h5", cfg["sample"], 0, 2)
 elif {stage!r} == "train":
+    from neusdf.pipeline.train import train_object
     model = cfg["models"]["hashgrid"]
     model["training"]["epochs"] = 1
-    stages.train_object(out + "/s.h5", out + "/n.json", out + "/m.pt", out + "/h.csv", "hashgrid",
-                        model, "auto", "cpu", 0, threads=2, progress=False)
+    train_object(out + "/s.h5", out + "/n.json", out + "/m.pt", out + "/h.csv", "hashgrid",
+                 model, cpu, 0, progress=False)
+elif {stage!r} == "extract":
+    from neusdf.pipeline.extract import extract_object
+    extract_object(out + "/m.pt", out + "/x.ply", cfg["extract"], cpu)
 elif {stage!r} == "evaluate":
+    from neusdf.pipeline.evaluate import evaluate_object
     ev = dict(cfg["evaluate"], timing_repeats=2)
-    stages.evaluate_object(out + "/m.pt", out + "/s.h5", out + "/e.json", "big", "hashgrid", ev,
-                           "auto", "cpu", threads=2)
+    evaluate_object(out + "/m.pt", out + "/s.h5", out + "/x.ply", out + "/x.json",
+                    out + "/n.ply", out + "/e.json", "big", "hashgrid", ev, cfg["geometry"],
+                    cpu, 0)
 print(json.dumps({{"seconds": time.perf_counter() - t,
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
@@ -55,7 +65,7 @@ def main() -> None:
     mesh = write_large_mesh(out / "big.ply", args.faces)
     config = REPO / "config.yaml"
     rows = []
-    for stage in ("normalize", "sample", "train", "evaluate"):
+    for stage in ("normalize", "sample", "train", "extract", "evaluate"):
         code = STAGE.format(config=str(config), out=str(out), stage=stage, mesh=str(mesh))
         start = time.perf_counter()
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

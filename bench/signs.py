@@ -68,7 +68,7 @@ def drop_faces(faces: np.ndarray, fraction: float, seed: int) -> np.ndarray:
 
 def sign_row(label, truth_name, vertices, faces, points, truth_inside, threads) -> list:
     """One table row: percent sign disagreement of each inside test with ``truth_inside``."""
-    distance = gt.exact_unsigned_distance(vertices, faces, points, threads=threads)
+    distance = gt.closest_point(gt.build_tree(vertices, faces), points, threads=threads).distance
     far = distance > FAR
     parity = gt.parity_inside(vertices, faces, points, threads=threads)
     w_tree = gt.winding_number(vertices, faces, points, threads=threads)
@@ -125,7 +125,7 @@ def distance_table(threads: int | None) -> str:
     for name in names:
         vertices, faces = load_normalized(name)
         points = query_points(vertices, faces, seed=3)
-        exact = gt.exact_unsigned_distance(vertices, faces, points, method="brute", threads=threads)
+        exact = gt.closest_point_naive(vertices, faces, points).distance
         raw = gt.pysdf_unsigned_distance(vertices, faces, points, threads=threads)
         fixed = np.abs(gt.signed_distance(vertices, faces, points, threads=threads)[0])
         for label, part in (("near", slice(0, N_NEAR)), ("uniform", slice(N_NEAR, None))):
@@ -162,9 +162,9 @@ def speed_table(threads: int | None) -> str:
         ("pysdf distance (raw)", many,
          lambda p: gt.pysdf_unsigned_distance(vertices, faces, p, threads=threads)),
         ("exact distance, tree", many,
-         lambda p: gt.exact_unsigned_distance(vertices, faces, p, tree=tree, threads=threads)),
+         lambda p: gt.closest_point(tree, p, threads=threads)),
         ("exact distance, brute force", few,
-         lambda p: gt.exact_unsigned_distance(vertices, faces, p, method="brute", threads=threads)),
+         lambda p: gt.closest_point_naive(vertices, faces, p)),
         ("parity (pysdf contains)", many,
          lambda p: gt.parity_inside(vertices, faces, p, threads=threads)),
         ("winding, tree (beta=2)", many,

@@ -51,3 +51,10 @@ def test_failed_objects_are_listed_but_not_averaged(tmp_path):
     assert means["surface_f1"].tolist() == [pytest.approx(0.9)]
     assert means.to_markdown(index=False, floatfmt=".4g") in md
     assert frame.loc[frame.object == "good", "surface_f1"].item() == pytest.approx(0.9)
+
+
+def test_readme_lists_exactly_the_summary_columns():
+    from neusdf.evaluation.record import markdown_table
+    from tests.conftest import REPO
+
+    assert markdown_table() in (REPO / "README.md").read_text()
