@@ -41,62 +41,48 @@ ENGINES = ("pysdf", "exact")
 SIGN_METHODS = ("auto", "parity", "winding")
 
 
-def _pysdf(vertices: np.ndarray, faces: np.ndarray):
-    import pysdf  # imported lazily: only the pysdf engine and the parity test need it
+class _Pysdf:
+    """pysdf's queries on one mesh (float32 inside pysdf), threads fixed at construction."""
 
-    return pysdf.SDF(
-        np.ascontiguousarray(vertices, dtype=np.float32),
-        np.ascontiguousarray(faces, dtype=np.uint32),
-    )
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, threads: int | None):
+        import pysdf  # imported lazily: only the pysdf engine and the parity test need it
 
+        self._sdf = pysdf.SDF(
+            np.ascontiguousarray(vertices, dtype=np.float32),
+            np.ascontiguousarray(faces, dtype=np.uint32),
+        )
+        self._threads = max(1, int(threads)) if threads is not None else (os.cpu_count() or 1)
 
-def _pysdf_threads(threads: int | None) -> int:
-    return max(1, int(threads)) if threads is not None else (os.cpu_count() or 1)
+    @staticmethod
+    def _query(points: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(as_points(points), dtype=np.float32)
+
+    def distance(self, points: np.ndarray) -> np.ndarray:
+        """(N,) float32 unsigned distance to *some* nearby triangle (an upper bound)."""
+        raw = self._sdf(self._query(points), n_threads=self._threads)
+        return np.abs(np.asarray(raw, dtype=np.float32).reshape(-1))
+
+    def contains(self, points: np.ndarray) -> np.ndarray:
+        """(N,) bool ray-parity inside test."""
+        inside = self._sdf.contains(self._query(points), n_threads=self._threads)
+        return np.asarray(inside, dtype=bool).reshape(-1)
 
 
 def pysdf_unsigned_distance(
     vertices: np.ndarray, faces: np.ndarray, points: np.ndarray, *, threads: int | None = None
 ) -> np.ndarray:
-    """pysdf's own (uncorrected) unsigned distance, for comparisons.
-
-    Parameters
-    ----------
-    vertices : (V, 3) float array
-    faces : (F, 3) int array
-    points : (N, 3) float array
-    threads : int, optional
-
-    Returns
-    -------
-    (N,) float32
-        Never below the true distance (it is the distance to some triangle), but can be far
-        above it next to large triangles.
-    """
-    points = np.ascontiguousarray(as_points(points), dtype=np.float32)
-    raw = _pysdf(vertices, faces)(points, n_threads=_pysdf_threads(threads))
-    return np.abs(np.asarray(raw, dtype=np.float32).reshape(-1))
+    """pysdf's own (uncorrected) unsigned distance (N,) float32 of (N, 3) points, for comparisons:
+    never below the true distance (it is the distance to some triangle), but can be far above it
+    next to large triangles."""
+    return _Pysdf(vertices, faces, threads).distance(points)
 
 
 def parity_inside(
     vertices: np.ndarray, faces: np.ndarray, points: np.ndarray, *, threads: int | None = None
 ) -> np.ndarray:
-    """pysdf's ray-parity inside test.
-
-    Parameters
-    ----------
-    vertices : (V, 3) float array
-    faces : (F, 3) int array
-    points : (N, 3) float array
-    threads : int, optional
-
-    Returns
-    -------
-    (N,) bool
-        True inside. Meaningful only for closed surfaces.
-    """
-    points = np.ascontiguousarray(as_points(points), dtype=np.float32)
-    inside = _pysdf(vertices, faces).contains(points, n_threads=_pysdf_threads(threads))
-    return np.asarray(inside, dtype=bool).reshape(-1)
+    """pysdf's ray-parity inside test: (N,) bool for (N, 3) points, True inside; meaningful only
+    for closed surfaces."""
+    return _Pysdf(vertices, faces, threads).contains(points)
 
 
 def mesh_is_watertight(vertices: np.ndarray, faces: np.ndarray) -> bool:
@@ -185,7 +171,7 @@ class GroundTruth:
         self.threads = threads
         self.tree = build_tree(vertices, faces)
         needs_pysdf = engine == "pysdf" or self.sign_method == "parity"
-        self._pysdf = _pysdf(vertices, faces) if needs_pysdf else None
+        self._pysdf = _Pysdf(vertices, faces, threads) if needs_pysdf else None
 
     def unsigned_distance(self, points: np.ndarray) -> np.ndarray:
         """Exact distance (N,) float64 from (N, 3) points to the surface, vertex units."""
@@ -194,10 +180,7 @@ class GroundTruth:
             return closest_point(self.tree, points, threads=self.threads).distance
         # pysdf's value is the distance to a real triangle, so it bounds the exact search from
         # above; the small slack covers its float32 rounding.
-        query = np.ascontiguousarray(points, dtype=np.float32)
-        rough = np.abs(
-            np.asarray(self._pysdf(query, n_threads=_pysdf_threads(self.threads)), np.float64)
-        ).reshape(-1)
+        rough = self._pysdf.distance(points).astype(np.float64)
         exact = closest_point(
             self.tree, points, upper=rough + 1e-6 * (1.0 + rough), threads=self.threads
         ).distance
@@ -207,9 +190,7 @@ class GroundTruth:
         """(N,) bool: True where a point is inside the solid."""
         points = as_points(points)
         if self.sign_method == "parity":
-            query = np.ascontiguousarray(points, dtype=np.float32)
-            inside = self._pysdf.contains(query, n_threads=_pysdf_threads(self.threads))
-            return np.asarray(inside, dtype=bool).reshape(-1)
+            return self._pysdf.contains(points)
         w = winding_number(self.vertices, self.faces, points, tree=self.tree, threads=self.threads)
         # An inside-out body has w ~ -1 inside; its orientation is an export accident, not the
         # user's intent, so the magnitude decides.
