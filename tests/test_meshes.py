@@ -138,7 +138,7 @@ def test_tiny_tetrahedron_is_not_degenerate(tmp_path):
     assert np.abs(normalized.vertices).max() == pytest.approx(0.9)
 
 
-@pytest.mark.parametrize("name", ["missing_vertex.obj", "missing_vertex.off"])
+@pytest.mark.parametrize("name", ["face_past_last_vertex.obj", "missing_vertex.off"])
 def test_face_past_the_last_vertex_gives_one_message_for_obj_and_off(name):
     with pytest.raises(MeshError, match="has a face index outside the range of its vertices"):
         load_mesh(REPO / "tests" / "bad_inputs" / name)

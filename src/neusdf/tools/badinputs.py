@@ -41,7 +41,7 @@ EXPECTED: dict[str, Outcome] = {
     "nan_vertex.obj": Outcome("normalize", "NaN or infinite"),
     "inf_vertex.off": Outcome("normalize", "NaN or infinite"),
     "missing_vertex.off": Outcome("normalize", "face index outside"),
-    "missing_vertex.obj": Outcome("normalize", "face index outside"),
+    "face_past_last_vertex.obj": Outcome("normalize", "face index outside"),
     "single_triangle.stl": Outcome("sample", "encloses no volume"),
     "flat_square.obj": Outcome("sample", "encloses no volume"),
     "degenerate_faces.ply": Outcome("ok", ""),
@@ -81,7 +81,7 @@ def write_bad_inputs(out_dir: str | Path, seed: int = 0) -> list[Path]:
     _text(out / "nan_vertex.obj", "v 0 0 0\nv 1 0 0\nv nan 1 0\nv 0 0 1\nf 1 2 3\nf 1 2 4\n")
     _text(out / "inf_vertex.off", "OFF\n4 2 0\n0 0 0\n1 0 0\ninf 1 0\n0 0 1\n3 0 1 2\n3 0 1 3\n")
     _text(out / "missing_vertex.off", "OFF\n3 2 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n3 0 1 7\n")
-    _text(out / "missing_vertex.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\nf 1 2 7\n")
+    _text(out / "face_past_last_vertex.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\nf 1 2 7\n")
     _mesh(
         out / "single_triangle.stl",
         trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [0, 1, 0]], [[0, 1, 2]], process=False),
