@@ -411,6 +411,20 @@ def encloses_volume(vertices: np.ndarray, faces: np.ndarray, *, threads: int | N
     return False
 
 
+def require_volume(
+    vertices: np.ndarray, faces: np.ndarray, *, name: str, threads: int | None = None
+) -> None:
+    """Raise :class:`NoInsideError` naming ``name`` unless :func:`encloses_volume` holds.
+
+    The one place that decides (and words) "no signed distance for this mesh": the sample stage
+    and ``neusdf check`` both call it.
+    """
+    if not encloses_volume(vertices, faces, threads=threads):
+        raise NoInsideError(
+            name, "encloses no volume (open triangle soup): a signed distance is undefined"
+        )
+
+
 def boundary_edge_fraction(faces: np.ndarray) -> float:
     """Fraction of a mesh's distinct edges that belong to only one face (0 for closed meshes)."""
     faces = np.asarray(faces)
@@ -491,10 +505,7 @@ def signed_distance(
         raise MeshError(name, "has no triangle faces")
     if not np.isfinite(vertices[faces]).all():
         raise MeshError(name, "has NaN or infinite vertex coordinates")
-    if not encloses_volume(vertices, faces, threads=threads):
-        raise NoInsideError(
-            name, "encloses no volume (open triangle soup): a signed distance is undefined"
-        )
+    require_volume(vertices, faces, name=name, threads=threads)
 
     if sign == "auto" and watertight is None:
         watertight = mesh_is_watertight(vertices, faces)

@@ -42,6 +42,7 @@ from neusdf.nn.models import (
     save_checkpoint,
 )
 from neusdf.nn.training import train_sdf
+from neusdf.progress import counted, progress
 from neusdf.seeding import derive_seed
 
 log = logging.getLogger(__name__)
@@ -129,13 +130,18 @@ def sample_object(mesh_path: str, meta_path: str, out_path: str, cfg: dict, seed
         "test/volume": int(cfg["test_volume"]),
     }
     points = {}
-    for name in names:
-        if name.endswith("surface"):
-            points[name] = sample_near_surface(vertices, faces, counts[name], std, seeds[name])
-        else:
-            points[name] = sample_volume(counts[name], seeds[name])
-    everything = np.concatenate([points[name] for name in names])
-    sdf_all, sign_method = ground_truth_sdf(vertices, faces, meta, cfg, everything)
+    # Steps: the four point sets, then the ground truth of all of them (the long one).
+    with progress(len(names) + 1, "sample", "step", eta=False) as bar:
+        for name in names:
+            if name.endswith("surface"):
+                points[name] = sample_near_surface(vertices, faces, counts[name], std, seeds[name])
+            else:
+                points[name] = sample_volume(counts[name], seeds[name])
+            bar.update(1)
+        everything = np.concatenate([points[name] for name in names])
+        bar.set_postfix(step=f"ground truth of {len(everything):,} points")
+        sdf_all, sign_method = ground_truth_sdf(vertices, faces, meta, cfg, everything)
+        bar.update(1)
     sdf = dict(
         zip(names, np.split(sdf_all, np.cumsum([counts[k] for k in names])[:-1]), strict=True)
     )
@@ -395,9 +401,15 @@ def extract_object(
     sdf_fn, normalization = model_sdf_fn(
         checkpoint_path, backend, device, threads, int(cfg["batch_size"])
     )
-    mesh = extract_zero_level_set(
-        sdf_fn, resolution=int(cfg["resolution"]), bound=1.0, batch_size=int(cfg["batch_size"])
-    )
+    resolution = int(cfg["resolution"])
+    # Counts evaluated points against the dense grid's size (an upper bound for any method).
+    with progress(resolution**3, "extract", "point") as bar:
+        mesh = extract_zero_level_set(
+            counted(sdf_fn, bar),
+            resolution=resolution,
+            bound=1.0,
+            batch_size=int(cfg["batch_size"]),
+        )
     if cfg["original_frame"]:
         mesh = to_original_frame(mesh, normalization["center"], normalization["scale"])
     info = dict(mesh.metadata["extraction"])
