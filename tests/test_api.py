@@ -267,3 +267,30 @@ def test_log_progress_writes_periodic_and_final_lines(caplog):
     fn = counted(lambda p: np.zeros(len(p)), bar := progress(10, "x", enabled=False))
     fn(np.zeros((5, 3)))
     assert bar.n == 0  # disabled: counts nothing
+
+
+def test_progress_draws_a_tqdm_bar_on_a_terminal(monkeypatch):
+    import os
+    import select
+
+    from tqdm import tqdm
+
+    import fcntl
+    import struct
+    import termios
+
+    leader, follower = os.openpty()
+    # A fresh pty is 0 columns wide, which tqdm would fill with nothing: make it 100 x 30.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    drawn = b""
+    with open(follower, "w") as terminal:
+        monkeypatch.setattr(sys, "stderr", terminal)
+        bar = progress(3, "demo", "step")
+        assert isinstance(bar, tqdm)
+        bar.update(3)
+        bar.close()
+        terminal.flush()
+        while select.select([leader], [], [], 0.2)[0]:
+            drawn += os.read(leader, 4096)
+    os.close(leader)
+    assert "demo: 100%" in drawn.decode() and "3/3" in drawn.decode()

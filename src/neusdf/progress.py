@@ -175,8 +175,10 @@ def progress(
     if stderr_is_terminal():
         from tqdm import tqdm
 
+        # k/M suffixes only for big counts (points), where exact digits are noise.
+        big = bool(total and total >= 100_000)
         return tqdm(
-            total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr, mininterval=0.5
+            total=total, desc=desc, unit=unit, unit_scale=big, file=sys.stderr, mininterval=0.5
         )
     return LogProgress(total, desc, unit, interval=interval, logger=logger, eta=eta)
 
