@@ -270,14 +270,13 @@ def test_log_progress_writes_periodic_and_final_lines(caplog):
 
 
 def test_progress_draws_a_tqdm_bar_on_a_terminal(monkeypatch):
+    import fcntl
     import os
     import select
-
-    from tqdm import tqdm
-
-    import fcntl
     import struct
     import termios
+
+    from tqdm import tqdm
 
     leader, follower = os.openpty()
     # A fresh pty is 0 columns wide, which tqdm would fill with nothing: make it 100 x 30.
