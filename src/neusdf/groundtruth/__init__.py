@@ -14,7 +14,7 @@ from neusdf.groundtruth.sdf import (
     resolve_sign_method,
     signed_distance,
 )
-from neusdf.groundtruth.winding import encloses_volume, winding_number
+from neusdf.groundtruth.winding import encloses_volume, require_volume, winding_number
 
 __all__ = [
     "ClosestPoints",
@@ -26,6 +26,7 @@ __all__ = [
     "encloses_volume",
     "parity_inside",
     "pysdf_unsigned_distance",
+    "require_volume",
     "resolve_sign_method",
     "signed_distance",
     "winding_number",

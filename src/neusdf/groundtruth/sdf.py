@@ -33,9 +33,9 @@ import os
 import numpy as np
 import trimesh
 
-from neusdf.errors import MeshError, NoInsideError
+from neusdf.errors import MeshError
 from neusdf.groundtruth.closest import as_points, build_tree, closest_point
-from neusdf.groundtruth.winding import encloses_volume, winding_number
+from neusdf.groundtruth.winding import require_volume, winding_number
 
 ENGINES = ("pysdf", "exact")
 SIGN_METHODS = ("auto", "parity", "winding")
@@ -159,10 +159,7 @@ class GroundTruth:
             raise MeshError(name, "has no triangle faces")
         if not np.isfinite(vertices[faces]).all():
             raise MeshError(name, "has NaN or infinite vertex coordinates")
-        if not encloses_volume(vertices, faces, threads=threads):
-            raise NoInsideError(
-                name, "encloses no volume (open triangle soup): a signed distance is undefined"
-            )
+        require_volume(vertices, faces, name=name, threads=threads)
         if sign == "auto" and watertight is None:
             watertight = mesh_is_watertight(vertices, faces)
         self.vertices, self.faces = vertices, faces

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
+from neusdf.errors import NoInsideError
 from neusdf.groundtruth import kernels
 from neusdf.groundtruth.closest import TriangleTree, as_points, build_tree, chunks, numba_threads
 from neusdf.mesh.triangles import area_vectors, triangle_array
@@ -119,3 +120,15 @@ def encloses_volume(vertices: np.ndarray, faces: np.ndarray, *, threads: int | N
         if np.max(np.abs(w)) > 0.5 + INSIDE_MARGIN:
             return True
     return False
+
+
+def require_volume(
+    vertices: np.ndarray, faces: np.ndarray, *, name: str, threads: int | None = None
+) -> None:
+    """Raise :class:`~neusdf.errors.NoInsideError` naming ``name`` unless
+    :func:`encloses_volume` holds: the one place that decides (and words) "no signed distance
+    for this mesh", for the sample stage and ``neusdf check`` alike."""
+    if not encloses_volume(vertices, faces, threads=threads):
+        raise NoInsideError(
+            name, "encloses no volume (open triangle soup): a signed distance is undefined"
+        )

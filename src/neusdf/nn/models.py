@@ -189,8 +189,14 @@ def read_checkpoint(path: str | Path) -> dict:
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(path, "not a neusdf checkpoint")
-    if payload.get("format_version") != CHECKPOINT_VERSION:
-        raise CheckpointError(path, f"unsupported format_version {payload.get('format_version')}")
+    version = payload.get("format_version")
+    if isinstance(version, int) and version > CHECKPOINT_VERSION:
+        raise CheckpointError(
+            path,
+            f"written by a newer neusdf (format {version} > {CHECKPOINT_VERSION}); upgrade neusdf",
+        )
+    if version != CHECKPOINT_VERSION:
+        raise CheckpointError(path, f"unsupported format_version {version!r}")
     return payload
 
 

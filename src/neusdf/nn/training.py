@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from neusdf.nn.models import SDFNetwork
+from neusdf.progress import progress as progress_reporter
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,8 @@ def train_sdf(
         Fixes the shuffling order.
     device : str
     progress : bool
-        Show a tqdm bar (written to stderr, which the pipeline sends to the job log).
+        Report progress: a tqdm bar on a terminal, periodic lines in a job log
+        (:func:`neusdf.progress.progress`).
 
     Returns
     -------
@@ -129,7 +130,7 @@ def train_sdf(
     model.train()
     start = time.perf_counter()
     steps_per_epoch = (n + batch_size - 1) // batch_size
-    bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, unit="step", mininterval=2.0)
+    bar = progress_reporter(epochs * steps_per_epoch, "train", "step", enabled=progress)
     for epoch in range(epochs):
         epoch_start = time.perf_counter()
         order = torch.randperm(n, generator=generator).to(device)

@@ -11,6 +11,7 @@ from neusdf.io import read_json
 from neusdf.mesh.load import read_normalized
 from neusdf.mesh.points import sample_near_surface, sample_volume
 from neusdf.mesh.samples import SOURCE_SURFACE, SOURCE_VOLUME, PointSet, write_samples
+from neusdf.progress import progress
 from neusdf.seeding import derive_seed
 
 log = logging.getLogger(__name__)
@@ -63,13 +64,14 @@ def sample_object(
     seeds = {name: derive_seed(seed, "sample", name) for name in SETS}
     counts = {name: int(cfg[name.replace("/", "_")]) for name in SETS}
     points, sdf = {}, {}
-    for name in SETS:
-        if name.endswith("surface"):
-            points[name] = sample_near_surface(vertices, faces, counts[name], std, seeds[name])
-        else:
-            points[name] = sample_volume(counts[name], seeds[name])
-        sdf[name] = truth(points[name])
-        log.info("%s: %d points with ground truth", name, counts[name])
+    with progress(sum(counts.values()), "sample", "point") as bar:
+        for name in SETS:
+            if name.endswith("surface"):
+                points[name] = sample_near_surface(vertices, faces, counts[name], std, seeds[name])
+            else:
+                points[name] = sample_volume(counts[name], seeds[name])
+            sdf[name] = truth(points[name])
+            bar.update(counts[name])
     train = PointSet(
         points=np.concatenate([points["train/surface"], points["train/volume"]]),
         sdf=np.concatenate([sdf["train/surface"], sdf["train/volume"]]),

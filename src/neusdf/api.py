@@ -1,0 +1,360 @@
+"""Use a trained SDF: load a checkpoint, ask it for distances, normals and meshes.
+
+    import neusdf
+    sdf = neusdf.load("results/models/hashgrid/torus.pt")
+    d = sdf(points)                      # (N, 3) -> (N,), the input mesh's own frame and units
+    n = sdf.gradient(points)             # (N, 3) unit normals
+    mesh = sdf.mesh(resolution=256)      # trimesh.Trimesh of the zero level set
+
+Frames: ``"original"`` is the input mesh's frame and units; ``"normalized"`` is the frame the
+network was trained in, ``x_norm = (x - center) * scale`` (checkpoint key ``normalization``), so a
+normalized distance ``d_norm`` is ``d_norm / scale`` original units.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from neusdf.errors import CheckpointError
+from neusdf.mesh.transform import Normalization
+
+FRAMES = ("original", "normalized")
+# Points per network call: bounds memory (about 1 KB per point for the default model) whatever N.
+BATCH_SIZE = 2**18
+# Central-difference step for normals, normalized units: half of the finest hash cell of the
+# default model (2 / 2048), small next to surface detail, large next to float32 noise.
+GRADIENT_STEP = 5e-4
+# Rows listed by name in a NaN-points error before "...".
+MAX_ROWS_NAMED = 10
+
+
+def _check_frame(frame: str) -> None:
+    if frame not in FRAMES:
+        raise ValueError(f"frame must be one of {FRAMES}, got {frame!r}")
+
+
+def _as_float64_points(points: np.ndarray | torch.Tensor) -> tuple[np.ndarray, dict]:
+    """Validate (N, 3) points; return them as float64 numpy plus how to give results back."""
+    if isinstance(points, torch.Tensor):
+        kind = {"torch": True, "device": points.device, "dtype": points.dtype}
+        array = points.detach().cpu().double().numpy()
+    else:
+        array = np.asarray(points)
+        kind = {"torch": False, "dtype": array.dtype}
+        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+            raise ValueError(f"points must be numbers, got dtype {array.dtype}")
+        array = array.astype(np.float64, copy=False)
+    if array.ndim != 2 or array.shape[1] != 3:
+        raise ValueError(f"points must have shape (N, 3), got {tuple(array.shape)}")
+    bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
+    if len(bad):
+        rows = ", ".join(str(int(r)) for r in bad[:MAX_ROWS_NAMED])
+        more = f" and {len(bad) - MAX_ROWS_NAMED} more" if len(bad) > MAX_ROWS_NAMED else ""
+        raise ValueError(f"points has {len(bad)} row(s) with NaN or infinite values: {rows}{more}")
+    return array, kind
+
+
+def _give_back(values: np.ndarray, kind: dict) -> np.ndarray | torch.Tensor:
+    """Results in the caller's kind: float64 if the input was float64, else float32."""
+    dtype = np.float64 if kind["dtype"] in (np.float64, torch.float64) else np.float32
+    values = values.astype(dtype, copy=False)
+    if kind["torch"]:
+        return torch.from_numpy(values).to(kind["device"])
+    return values
+
+
+class SDF:
+    """A trained signed distance function, callable on points.
+
+    Build one with :func:`load`. Evaluation is batched (memory does not grow with N beyond the
+    input and output) and runs without gradient tracking.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+        The network, in eval mode: (M, 3) float32 normalized points -> (M,) normalized distances.
+    path : Path
+        The checkpoint file.
+    device : str
+    backend : str
+        The backend evaluating the network now (not necessarily the one that trained it).
+    center : (3,) float64
+        Normalization center, original units.
+    scale : float
+        Normalization scale, normalized units per original unit.
+    batch_size : int
+    """
+
+    def __init__(self, model: torch.nn.Module, payload: dict, path: str | Path, device: str):
+        self.model = model
+        self.path = Path(path)
+        self.device = device
+        self.backend = getattr(model, "backend", "")
+        self.batch_size = BATCH_SIZE
+        self._payload = payload
+        normalization = payload.get("normalization") or {}
+        try:
+            self.normalization = Normalization.from_record(normalization)
+        except (KeyError, TypeError):
+            raise CheckpointError(path, "has no usable normalization {center, scale}") from None
+        except ValueError:
+            raise CheckpointError(path, f"has an invalid normalization {normalization}") from None
+        self.center = np.asarray(self.normalization.center)
+        self.scale = self.normalization.scale
+
+    def __repr__(self) -> str:
+        return (
+            f"SDF({str(self.path)!r}, model={self._payload.get('model_name')!r}, "
+            f"backend={self.backend!r}, device={self.device!r})"
+        )
+
+    # -- frames ---------------------------------------------------------------------------------
+
+    def to_normalized(self, points: np.ndarray) -> np.ndarray:
+        """(N, 3) original-frame points -> normalized frame (float64)."""
+        return self.normalization.apply(points)
+
+    def to_original(self, points: np.ndarray) -> np.ndarray:
+        """(N, 3) normalized-frame points -> original frame (float64)."""
+        return self.normalization.invert(points)
+
+    # -- evaluation -----------------------------------------------------------------------------
+
+    def normalized_sdf(self, points: np.ndarray) -> np.ndarray:
+        """Raw network: (M, 3) normalized points -> (M,) float32 normalized distances.
+
+        No validation; the plain ``sdf_fn`` that :mod:`neusdf.evaluation.extraction` expects.
+        """
+        from neusdf.nn.models import predict_sdf
+
+        return predict_sdf(self.model, np.asarray(points, dtype=np.float32), self.batch_size)
+
+    def __call__(
+        self, points: np.ndarray | torch.Tensor, frame: str = "original"
+    ) -> np.ndarray | torch.Tensor:
+        """Signed distances at points (negative inside).
+
+        Parameters
+        ----------
+        points : (N, 3) numpy array or torch tensor
+            In ``frame``'s units. NaN or infinite rows are refused (the error names them).
+        frame : {"original", "normalized"}
+            ``"original"``: the input mesh's own frame; distances in its units.
+
+        Returns
+        -------
+        (N,) same kind as ``points`` (numpy, or torch on the same device)
+            float64 when ``points`` is float64, else float32.
+        """
+        _check_frame(frame)
+        array, kind = _as_float64_points(points)
+        if frame == "original":
+            array = self.to_normalized(array)
+        distances = self.normalized_sdf(array).astype(np.float64)
+        if frame == "original":
+            distances = distances / self.scale
+        return _give_back(distances, kind)
+
+    def gradient(
+        self,
+        points: np.ndarray | torch.Tensor,
+        frame: str = "original",
+        step: float = GRADIENT_STEP,
+        unit: bool = True,
+    ) -> np.ndarray | torch.Tensor:
+        """Normals: the SDF's gradient at points, by central differences.
+
+        None of the hash-grid backends differentiates with respect to the input points (the
+        training path does not need it; see :mod:`neusdf.encoding.module`), so the gradient is
+        ``(f(x + h e_i) - f(x - h e_i)) / 2h`` on each axis, with ``h = step`` normalized units.
+        The SDF is piecewise trilinear in each hash cell, so within a cell this is its exact
+        gradient; across cell faces it is the average slope over ``2h``.
+
+        Parameters
+        ----------
+        points : (N, 3) numpy array or torch tensor
+            In ``frame``'s units.
+        frame : {"original", "normalized"}
+            The uniform scale does not change directions, so unit normals are the same in both
+            frames; with ``unit=False`` the raw gradient is the same too (distances and
+            coordinates scale alike).
+        step : float
+            ``h``, normalized units.
+        unit : bool
+            Return unit vectors (rows where the gradient is exactly zero stay zero).
+
+        Returns
+        -------
+        (N, 3) same kind as ``points``
+        """
+        _check_frame(frame)
+        if not step > 0:
+            raise ValueError(f"step must be positive, got {step}")
+        array, kind = _as_float64_points(points)
+        if frame == "original":
+            array = self.to_normalized(array)
+        offsets = np.concatenate([np.eye(3), -np.eye(3)]) * step  # (6, 3)
+        grad = np.empty_like(array)
+        # Six probes per point, batched so the probe array stays ~batch_size rows.
+        rows = max(1, self.batch_size // 6)
+        for start in range(0, len(array), rows):
+            chunk = array[start : start + rows]
+            probes = (chunk[:, None, :] + offsets[None]).reshape(-1, 3)
+            values = self.normalized_sdf(probes).astype(np.float64).reshape(-1, 6)
+            grad[start : start + len(chunk)] = (values[:, :3] - values[:, 3:]) / (2.0 * step)
+        if unit:
+            norms = np.linalg.norm(grad, axis=1, keepdims=True)
+            grad = np.divide(grad, norms, out=np.zeros_like(grad), where=norms > 0)
+        return _give_back(grad, kind)
+
+    def mesh(
+        self,
+        resolution: int = 256,
+        frame: str = "original",
+        bound: float = 1.0,
+        progress: bool = False,
+    ):
+        """The zero level set as a triangle mesh, by marching cubes.
+
+        Calls :func:`neusdf.evaluation.extraction.extract_zero_level_set` on the network.
+
+        Parameters
+        ----------
+        resolution : int
+            Grid nodes per axis over [-bound, bound]^3 (normalized frame); memory about
+            ``4 * resolution**3`` bytes.
+        frame : {"original", "normalized"}
+            Frame of the returned vertices.
+        bound : float
+            Half-width of the extraction cube, normalized units.
+        progress : bool
+            Report progress (a bar on a terminal, log lines otherwise).
+
+        Returns
+        -------
+        trimesh.Trimesh
+            Faces wound outward; empty (no faces, with a warning) when the field has no zero
+            crossing. ``mesh.metadata["extraction"]`` records resolution, spacing and frame.
+        """
+        from neusdf.evaluation.extraction import extract_zero_level_set
+        from neusdf.progress import counted
+        from neusdf.progress import progress as progress_reporter
+
+        _check_frame(frame)
+        with progress_reporter(resolution**3, "mesh", "point", enabled=progress) as bar:
+            mesh = extract_zero_level_set(
+                counted(self.normalized_sdf, bar),
+                resolution=resolution,
+                bound=bound,
+                batch_size=self.batch_size,
+            )
+        if frame == "original":
+            mesh = self.normalization.mesh_to_original(mesh)
+        return mesh
+
+    # -- description ----------------------------------------------------------------------------
+
+    @property
+    def info(self) -> dict:
+        """What the checkpoint says about itself (plain JSON types).
+
+        Keys: ``path``, ``file_bytes``, ``format``, ``format_version``, ``neusdf_version``,
+        ``model_name``, ``model_config``, ``trained_backend``, ``backend`` and ``device`` (used
+        now), ``n_parameters`` (+ ``n_encoding_parameters``, ``n_network_parameters`` when the
+        model has a hash-grid encoding), ``normalization`` (center, scale), ``training`` (the
+        training record), ``metrics_path`` and ``metrics`` (the evaluate stage's record found
+        next to ``results/models/{model}/{obj}.pt`` as ``results/metrics/{model}/{obj}.json``, or
+        None).
+        """
+        payload = self._payload
+        n_total = sum(p.numel() for p in self.model.parameters())
+        record: dict[str, Any] = {
+            "path": str(self.path),
+            "file_bytes": os.path.getsize(self.path) if self.path.is_file() else None,
+            "format": payload.get("format"),
+            "format_version": payload.get("format_version"),
+            "neusdf_version": payload.get("neusdf_version"),
+            "model_name": payload.get("model_name"),
+            "model_config": copy.deepcopy(payload.get("model_config")),
+            "trained_backend": payload.get("backend"),
+            "backend": self.backend,
+            "device": self.device,
+            "n_parameters": int(n_total),
+        }
+        encoding = getattr(self.model, "encoding", None)
+        if encoding is not None and hasattr(encoding, "params"):
+            record["n_encoding_parameters"] = int(encoding.params.numel())
+            record["n_network_parameters"] = int(n_total - encoding.params.numel())
+        record["normalization"] = {"center": self.center.tolist(), "scale": self.scale}
+        record["training"] = copy.deepcopy(payload.get("training"))
+        metrics_path = self.metrics_path()
+        record["metrics_path"] = str(metrics_path) if metrics_path else None
+        record["metrics"] = json.loads(metrics_path.read_text()) if metrics_path else None
+        return _plain(record)
+
+    def metrics_path(self) -> Path | None:
+        """``results/metrics/{model}/{obj}.json`` next to ``results/models/{model}/{obj}.pt``."""
+        resolved = self.path.resolve()
+        parts = resolved.parts
+        if len(parts) < 3 or parts[-3] != "models":
+            return None
+        candidate = resolved.parents[2] / "metrics" / parts[-2] / f"{resolved.stem}.json"
+        return candidate if candidate.is_file() else None
+
+
+def _plain(value):
+    """Tensors, numpy scalars and tuples inside ``value`` as plain JSON types."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def load(
+    path: str | Path, device: str = "cpu", backend: str = "auto", threads: int | None = None
+) -> SDF:
+    """Load a neusdf checkpoint as a callable :class:`SDF`.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.pt`` file written by the pipeline (``results/models/{model}/{obj}.pt``).
+    device : str
+        ``"cpu"`` (default), ``"cuda"``, or ``"auto"`` (CUDA when available).
+    backend : str
+        Hash-grid backend: ``"auto"`` (tiny-cuda-nn on CUDA when installed, else the fast CPU
+        kernel on the CPU, else the reference), ``"fast"``, ``"reference"``, ``"tcnn"``. Any
+        backend reads any checkpoint, whichever backend trained it.
+    threads : int, optional
+        CPU threads of the fast kernel (default: numba's setting).
+
+    Returns
+    -------
+    SDF
+
+    Raises
+    ------
+    CheckpointError
+        Missing file, not a neusdf checkpoint, pickled objects (refused without running them),
+        a format written by a newer neusdf, or weights that do not fit the stored configuration.
+    """
+    from neusdf.nn.models import load_checkpoint, resolve_device
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(path, "file not found")
+    device = resolve_device(device)
+    model, payload = load_checkpoint(path, backend=backend, device=device, threads=threads)
+    return SDF(model, payload, path, device)
