@@ -31,6 +31,10 @@ TINY_MODEL = {
         "lr_network": 0.01,
         "betas": [0.9, 0.99],
         "eps": 1e-15,
+        "lr_schedule": "constant",
+        "lr_final_factor": 1.0,
+        "points_per_epoch": None,
+        "surface_fraction": None,
     },
 }
 

@@ -185,6 +185,121 @@ def hashgrid_forward(x01, table, scales, resolutions, sizes, offsets, hashed, ou
 
 
 @njit(parallel=True, fastmath=False, error_model="numpy", cache=True, nogil=True)
+def hashgrid_forward_saving(
+    x01, table, scales, resolutions, sizes, offsets, hashed, out, saved_entries, saved_weights,
+    n_parts,
+):  # fmt: skip
+    """Encode points and keep every corner's entry and weight for :func:`hashgrid_backward_saved`.
+
+    Same values as :func:`hashgrid_forward` (same arithmetic, same corner order). Training calls
+    this one: the backward then only scatters, instead of redoing the index arithmetic (the
+    per-axis hash products and the trilinear weights, about half of a recomputing backward).
+
+    Parameters
+    ----------
+    x01, table, scales, resolutions, sizes, offsets, hashed : as :func:`hashgrid_forward`
+    out : (N, L * F) float32, written directly (each thread's rows of one level are a strided
+        column block that stays in cache, so no level-major scratch and no transpose)
+    saved_entries : (L, 8, N) int32, written: global table entry of each corner
+    saved_weights : (L, 8, N) float32, written: trilinear weight of each corner
+    n_parts : int, shares of the points (numba threads); results do not depend on it
+    """
+    n_points = x01.shape[0]
+    n_levels = scales.shape[0]
+    n_feat = table.shape[1]
+    n_parts = max(1, n_parts)
+    blocks_total = (n_points + BLOCK - 1) // BLOCK
+    blocks_per_part = (blocks_total + n_parts - 1) // n_parts
+    for part in prange(n_parts):
+        part_start = min(part * blocks_per_part * BLOCK, n_points)
+        part_stop = min(part_start + blocks_per_part * BLOCK, n_points)
+        entries = np.empty((8, BLOCK), dtype=np.int64)
+        weights = np.empty((8, BLOCK), dtype=np.float32)
+        for level in range(n_levels):
+            scale64 = np.float64(scales[level])
+            res = resolutions[level]
+            size = sizes[level]
+            is_hashed = hashed[level] != 0
+            base = offsets[level]
+            col = level * n_feat
+            for start in range(part_start, part_stop, BLOCK):
+                stop = min(start + BLOCK, part_stop)
+                if is_hashed:
+                    _block_corners(
+                        x01, start, stop, scale64, res, size, True, base, entries, weights
+                    )
+                else:
+                    _block_corners(
+                        x01, start, stop, scale64, res, size, False, base, entries, weights
+                    )
+                for c in range(8):
+                    for i in range(start, stop):
+                        saved_entries[level, c, i] = np.int32(entries[c, i - start])
+                        saved_weights[level, c, i] = weights[c, i - start]
+                if n_feat == 2:
+                    for i in range(start, stop):
+                        j = i - start
+                        acc0 = np.float32(0.0)
+                        acc1 = np.float32(0.0)
+                        for c in range(8):
+                            e = entries[c, j]
+                            w = weights[c, j]
+                            acc0 += w * table[e, 0]
+                            acc1 += w * table[e, 1]
+                        out[i, col] = acc0
+                        out[i, col + 1] = acc1
+                else:
+                    for i in range(start, stop):
+                        j = i - start
+                        for f in range(n_feat):
+                            acc = np.float32(0.0)
+                            for c in range(8):
+                                acc += weights[c, j] * table[entries[c, j], f]
+                            out[i, col + f] = acc
+
+
+@njit(parallel=True, fastmath=False, error_model="numpy", cache=True, nogil=True)
+def hashgrid_backward_saved(grad_out, saved_entries, saved_weights, grad_table, dirty):
+    """:func:`hashgrid_backward` from the corners :func:`hashgrid_forward_saving` kept.
+
+    Same sums in the same order (per level, points in index order, corners in tcnn order), so
+    the gradient is bit-identical to the recomputing backward; parallel over levels (disjoint
+    parameter ranges: no races, deterministic).
+
+    Parameters
+    ----------
+    grad_out : (N, L * F) float32, gradient w.r.t. the encoding output (point-major)
+    saved_entries : (L, 8, N) int32; saved_weights : (L, 8, N) float32
+    grad_table : (n_entries, F) float32, accumulated in place
+    dirty : (n_blocks,) uint8, set to 1 for touched blocks
+    """
+    n_levels = saved_entries.shape[0]
+    n_points = saved_entries.shape[2]
+    n_feat = grad_table.shape[1]
+    for k in prange(n_levels):
+        level = _balanced_level(k, n_levels)
+        col = level * n_feat
+        if n_feat == 2:
+            for i in range(n_points):
+                g0 = grad_out[i, col]
+                g1 = grad_out[i, col + 1]
+                for c in range(8):
+                    e = saved_entries[level, c, i]
+                    w = saved_weights[level, c, i]
+                    grad_table[e, 0] += w * g0
+                    grad_table[e, 1] += w * g1
+                    dirty[e >> DIRTY_SHIFT] = 1
+        else:
+            for i in range(n_points):
+                for c in range(8):
+                    e = saved_entries[level, c, i]
+                    w = saved_weights[level, c, i]
+                    for f in range(n_feat):
+                        grad_table[e, f] += w * grad_out[i, col + f]
+                    dirty[e >> DIRTY_SHIFT] = 1
+
+
+@njit(parallel=True, fastmath=False, error_model="numpy", cache=True, nogil=True)
 def point_major_to_level_major(grad_out, n_feat, grad_lm):
     """(N, L * F) -> (L, N, F) copy, parallel over levels."""
     n_levels, n_points = grad_lm.shape[0], grad_lm.shape[1]

@@ -215,8 +215,9 @@ def train_object(
         seed=model_seed,
         device=device,
         progress=progress,
+        source=train.source,
     )
-    n_points = len(train.points) * int(model_config["training"]["epochs"])
+    n_points = sum(row["points"] for row in result.history)
     record = {
         "seconds": result.seconds,
         "steps": result.steps,
@@ -237,7 +238,7 @@ def train_object(
     )
     with atomic_path(history_out) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(
-            handle, fieldnames=["epoch", "loss", "seconds", "points_per_second"]
+            handle, fieldnames=["epoch", "points", "loss", "seconds", "points_per_second"]
         )
         writer.writeheader()
         writer.writerows(result.history)

@@ -1,0 +1,224 @@
+"""Training recipe: mean sign F1 against training seconds on a folder of meshes.
+
+1. Samples every mesh once with the package's own stages (``normalize_object`` +
+   ``sample_object``, the default config's counts and seed) into a cache folder.
+2. For each recipe (overrides of ``config.yaml``'s ``models.hashgrid.training``) trains one
+   network per mesh with :func:`neusdf.nn.training.train_sdf` (fast CPU backend, the same seeds
+   as the ``train`` stage) and scores it on the test sets with
+   :func:`neusdf.evaluation.scores.sign_scores`.
+3. Prints one row per recipe: point-steps, mean training-loop seconds per mesh, mean / worst
+   near-surface and volume F1; writes a PNG of F1 against seconds.
+
+Results are kept per (recipe, mesh) in a JSON file next to the cache, so adding a recipe only
+trains that recipe (``--fresh`` retrains everything; seconds are only comparable within one
+run on an otherwise idle machine).
+
+Usage::
+
+    python bench/training_curve.py                          # default recipes, data/raw (~10 min)
+    python bench/training_curve.py --recipes default,today --meshes ../shared/meshes
+    python bench/training_curve.py --list                   # recipe names and settings
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from neusdf.evaluation.scores import sign_scores
+from neusdf.mesh.samples import read_samples
+from neusdf.nn.models import SDFNetwork, predict_sdf
+from neusdf.nn.training import train_sdf
+from neusdf.pipeline import stages
+from neusdf.pipeline.discovery import discover_objects
+from neusdf.seeding import derive_seed
+
+REPO = Path(__file__).resolve().parent.parent
+MODEL = "hashgrid"
+# Overrides of config.yaml's models.hashgrid.training. "today" is the recipe before issue 9.
+TODAY = {
+    "epochs": 20, "batch_size": 16384, "lr_encoding": 0.01, "lr_network": 0.01,
+    "lr_schedule": "cosine", "lr_final_factor": 0.01, "points_per_epoch": None,
+    "surface_fraction": None,
+}  # fmt: skip
+RECIPES: dict[str, dict] = {
+    "today": TODAY,
+    "reference_recipe": {**TODAY, "batch_size": 65536, "lr_encoding": 0.001,
+                         "lr_network": 0.001, "lr_schedule": "constant", "lr_final_factor": 1.0},
+    "e10": {**TODAY, "epochs": 10},
+    "e6": {**TODAY, "epochs": 6},
+    "e4": {**TODAY, "epochs": 4},
+    "e3": {**TODAY, "epochs": 3},
+    "e6-s75": {**TODAY, "epochs": 6, "surface_fraction": 0.75},
+    "e4-s75": {**TODAY, "epochs": 4, "surface_fraction": 0.75},
+    "e12x250k": {**TODAY, "epochs": 12, "points_per_epoch": 250_000},
+    "e6-b8k": {**TODAY, "epochs": 6, "batch_size": 8192},
+    "e6-b32k": {**TODAY, "epochs": 6, "batch_size": 32768, "lr_encoding": 0.02,
+                "lr_network": 0.02},
+    "e6-lr2e-2": {**TODAY, "epochs": 6, "lr_encoding": 0.02, "lr_network": 0.02},
+}  # fmt: skip
+DEFAULT_RECIPES = "today,reference_recipe,e10,e6,e4,e3,e6-s75,e4-s75,e12x250k,e6-b8k,e6-b32k"
+
+
+def base_model_config() -> dict:
+    """``models.hashgrid`` from config.yaml (a deep copy)."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    return copy.deepcopy(config["models"][MODEL])
+
+
+def prepare_samples(meshes: Path, cache: Path, seed: int = 0) -> dict[str, Path]:
+    """Normalize and sample every mesh of ``meshes`` into ``cache`` once; {name: samples.h5}."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    out = {}
+    for name, source in sorted(discover_objects(meshes).items()):
+        folder = cache / name
+        samples = folder / "samples.h5"
+        if not samples.is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            start = time.perf_counter()
+            stages.normalize_object(
+                str(source), str(folder / "mesh.ply"), str(folder / "meta.json"),
+                config["normalize"]["half_extent"],
+            )  # fmt: skip
+            stages.sample_object(
+                str(folder / "mesh.ply"), str(folder / "meta.json"), str(samples),
+                config["sample"], seed,
+            )  # fmt: skip
+            print(f"# sampled {name} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+        out[name] = samples
+    return out
+
+
+def train_and_score(samples: Path, training: dict, seed: int, threads: int) -> dict:
+    """Train one network as the ``train`` stage does (same seeds) and score its signs."""
+    model_config = base_model_config()
+    model_config["training"].update(training)
+    train = read_samples(samples, "train")
+    model_seed = derive_seed(seed, "train", MODEL)
+    torch.manual_seed(model_seed)
+    model = SDFNetwork(model_config, backend="fast", seed=model_seed % 2**31, threads=threads)
+    result = train_sdf(
+        model, train.points, train.sdf, model_config["training"], seed=model_seed,
+        progress=False, source=train.source,
+    )  # fmt: skip
+    row = {"seconds": result.seconds, "point_steps": sum(h["points"] for h in result.history)}
+    for split in ("surface", "volume"):
+        test = read_samples(samples, f"test/{split}")
+        row[f"f1_{split}"] = sign_scores(predict_sdf(model, test.points), test.sdf)["f1"]
+    return row
+
+
+def summarize(name: str, rows: list[dict]) -> dict:
+    """Mean seconds and mean / worst F1 over meshes for one recipe."""
+    return {
+        "recipe": name,
+        "point_steps_M": rows[0]["point_steps"] / 1e6,
+        "seconds": float(np.mean([r["seconds"] for r in rows])),
+        "f1_surface": float(np.mean([r["f1_surface"] for r in rows])),
+        "min_f1_surface": float(np.min([r["f1_surface"] for r in rows])),
+        "f1_volume": float(np.mean([r["f1_volume"] for r in rows])),
+        "min_f1_volume": float(np.min([r["f1_volume"] for r in rows])),
+    }
+
+
+def format_table(summaries: list[dict], baseline: str = "today") -> str:
+    """Markdown table sorted by seconds, with each recipe's time as a fraction of ``baseline``."""
+    base = next((s["seconds"] for s in summaries if s["recipe"] == baseline), float("nan"))
+    lines = [
+        "| recipe | settings | M point-steps | loop s / mesh | x today | F1 surface (min) "
+        "| F1 volume (min) |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for s in sorted(summaries, key=lambda s: s["seconds"]):
+        lines.append(
+            f"| {s['recipe']} | {describe(RECIPES[s['recipe']])} | {s['point_steps_M']:.2f} "
+            f"| {s['seconds']:.1f} | {s['seconds'] / base:.2f} "
+            f"| {s['f1_surface']:.4f} ({s['min_f1_surface']:.4f}) "
+            f"| {s['f1_volume']:.4f} ({s['min_f1_volume']:.4f}) |"
+        )
+    return "\n".join(lines)
+
+
+def describe(recipe: dict) -> str:
+    """Short text of the settings that differ from ``today``."""
+    diff = {k: v for k, v in recipe.items() if TODAY.get(k) != v}
+    return ", ".join(f"{k}={v}" for k, v in diff.items()) or "(today's default)"
+
+
+def plot(summaries: list[dict], path: Path, title: str) -> None:
+    """F1 (surface and volume) against loop seconds, one labelled point per recipe."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), dpi=80)
+    for ax, key, target in ((axes[0], "f1_surface", 0.99), (axes[1], "f1_volume", 0.998)):
+        for s in summaries:
+            ax.plot(s["seconds"], s[key], "o", color="tab:blue")
+            ax.annotate(s["recipe"], (s["seconds"], s[key]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")  # fmt: skip
+        ax.axhline(target, color="tab:red", lw=0.8, ls="--")
+        ax.set_xlabel("training loop seconds per mesh")
+        ax.set_ylabel(f"mean {key.replace('_', ' ')}")
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--meshes", type=Path, default=REPO / "data" / "raw")
+    parser.add_argument("--cache", type=Path, default=None, help="default bench/out/curve-<dir>")
+    parser.add_argument("--recipes", default=DEFAULT_RECIPES, help="comma-separated names")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fresh", action="store_true", help="ignore stored results")
+    parser.add_argument("--plot", type=Path, default=None, help="PNG path (default: none)")
+    parser.add_argument("--list", action="store_true", help="print the recipes and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for name, recipe in RECIPES.items():
+            print(f"{name}: {describe(recipe)}")
+        return 0
+    torch.set_num_threads(args.threads)
+    cache = args.cache or REPO / "bench" / "out" / f"curve-{args.meshes.resolve().name}"
+    samples = prepare_samples(args.meshes, cache, args.seed)
+    store = cache / "results.json"
+    results = {} if args.fresh or not store.is_file() else json.loads(store.read_text())
+    names = args.recipes.split(",")
+    unknown = [n for n in names if n not in RECIPES]
+    if unknown:
+        parser.error(f"unknown recipes {unknown}; see --list")
+    for name in names:
+        for mesh, path in samples.items():
+            key = f"{name}/{mesh}"
+            if key in results and results[key]["recipe"] == RECIPES[name]:
+                continue
+            row = train_and_score(path, RECIPES[name], args.seed, args.threads)
+            results[key] = {**row, "recipe": RECIPES[name]}
+            store.write_text(json.dumps(results, indent=1))
+            print(f"# {key}: {row['seconds']:.1f} s  F1 surface {row['f1_surface']:.4f} "
+                  f"volume {row['f1_volume']:.4f}", file=sys.stderr)  # fmt: skip
+    summaries = [summarize(n, [results[f"{n}/{m}"] for m in samples]) for n in names]
+    print(f"{len(samples)} meshes from {args.meshes}; fast backend, {args.threads} threads; "
+          f"torch {torch.__version__}")  # fmt: skip
+    print(format_table(summaries))
+    if args.plot:
+        plot(summaries, args.plot, f"{len(samples)} meshes ({args.meshes.name}), "
+             f"{args.threads} CPU threads")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
