@@ -29,6 +29,10 @@ import sys
 import time
 from pathlib import Path
 
+# isort: off
+import neusdf  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads OpenMP)
+
+# isort: on
 import numpy as np
 import torch
 import yaml
@@ -58,6 +62,8 @@ RECIPES: dict[str, dict] = {
     "e4": {**TODAY, "epochs": 4},
     "e3": {**TODAY, "epochs": 3},
     "e6-s75": {**TODAY, "epochs": 6, "surface_fraction": 0.75},
+    "e6-s90": {**TODAY, "epochs": 6, "surface_fraction": 0.9},
+    "e8-s75": {**TODAY, "epochs": 8, "surface_fraction": 0.75},
     "e4-s75": {**TODAY, "epochs": 4, "surface_fraction": 0.75},
     "e12x250k": {**TODAY, "epochs": 12, "points_per_epoch": 250_000},
     "e6-b8k": {**TODAY, "epochs": 6, "batch_size": 8192},
