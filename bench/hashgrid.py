@@ -5,9 +5,10 @@ table and the MLP, batch 2**16. Inference = encoding + MLP forward without grad,
 Variants: the plain-PyTorch reference eagerly, the reference under ``torch.compile`` (forward and
 backward compiled; its table update is a compiled branch-free masked Adam over all parameters),
 and the fast numba kernel with its sparse Adam, both as it trains (the forward keeps every
-corner's entry and weight for the backward) and as before issue 9 (``fast-recompute``: the
-backward recomputes them). Each variant runs in its own subprocess so the
-reported peak RSS is that variant's alone.
+corner's entry and weight for the backward, OpenMP pools sleep when idle), as before issue 9
+(``fast-before``: the backward recomputes the corners, idle OpenMP pools spin) and half-way
+(``fast-recompute``: recomputing backward, sleeping pools). Each variant runs in its own
+subprocess so the reported peak RSS is that variant's alone.
 
 Usage::
 
@@ -20,10 +21,15 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import resource
 import sys
 import time
 
+# isort: off
+import neusdf  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads OpenMP)
+
+# isort: on
 import torch
 
 from neusdf.encoding import HashGridConfig, HashGridEncoding, hashgrid_encode_reference
@@ -92,7 +98,7 @@ def run_variant(
         torch.set_num_threads(threads)
     backend = "fast" if name.startswith("fast") else "reference"
     enc = HashGridEncoding(CONFIG, backend=backend, seed=0, threads=threads)
-    if name == "fast-recompute":  # the kernel before issue 9: backward redoes the corner maths
+    if name in ("fast-recompute", "fast-before"):  # backward redoes the corner maths
         enc._fast.can_save_corners = False
     mlp = make_mlp(CONFIG.output_dim, seed=0)
     opt_mlp = torch.optim.Adam(mlp.parameters(), lr=1e-2, betas=(0.9, 0.99), eps=1e-15)
@@ -103,7 +109,7 @@ def run_variant(
         # per layer would otherwise be fresh, page-faulting 64 MB tensors).
         return torch.cat([head(chunk) for chunk in feats.split(INFER_MLP_CHUNK)])
 
-    if name in ("fast", "fast-recompute", "reference"):
+    if name in ("fast", "fast-recompute", "fast-before", "reference"):
         opt_enc = enc.make_optimizer(lr=lr, betas=betas, eps=eps)
 
         def train_step(x, target):
@@ -173,7 +179,18 @@ def run_in_subprocess(
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(name, n_train, n_infer, threads, train_batch, queue))
-    proc.start()
+    # "fast-before" = the fast backend before issue 9: OpenMP pools spinning while idle (libgomp's
+    # default). The child inherits the environment, and neusdf leaves a set value alone.
+    previous = os.environ.get("OMP_WAIT_POLICY")
+    if name == "fast-before":
+        os.environ["OMP_WAIT_POLICY"] = "ACTIVE"
+    try:
+        proc.start()
+    finally:
+        if previous is None:
+            os.environ.pop("OMP_WAIT_POLICY", None)
+        else:
+            os.environ["OMP_WAIT_POLICY"] = previous
     result = queue.get()
     proc.join()
     return result
@@ -266,8 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch/numba threads")
     parser.add_argument(
         "--variants",
-        default="reference,reference+compile,fast-recompute,fast",
-        help="comma-separated subset",
+        default="reference,reference+compile,fast-before,fast-recompute,fast",
+        help="comma-separated subset (default: %(default)s)",
     )
     parser.add_argument("--train-batch", type=int, default=TRAIN_BATCH, help="points per step")
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
@@ -279,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = {"reference": (3, 2), "reference+compile": (4, 3), "fast": (12, 6)}
     if args.quick:
         steps = {"reference": (3, 2), "reference+compile": (3, 2), "fast": (6, 3)}
-    steps["fast-recompute"] = steps["fast"]
+    steps["fast-recompute"] = steps["fast-before"] = steps["fast"]
     rows = []
     for name in args.variants.split(","):
         n_train, n_infer = steps[name]

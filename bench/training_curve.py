@@ -64,6 +64,7 @@ RECIPES: dict[str, dict] = {
     "e6-s75": {**TODAY, "epochs": 6, "surface_fraction": 0.75},
     "e6-s90": {**TODAY, "epochs": 6, "surface_fraction": 0.9},
     "e8-s75": {**TODAY, "epochs": 8, "surface_fraction": 0.75},
+    "e8-s75-b32k": {**TODAY, "epochs": 8, "surface_fraction": 0.75, "batch_size": 32768},
     "e4-s75": {**TODAY, "epochs": 4, "surface_fraction": 0.75},
     "e12x250k": {**TODAY, "epochs": 12, "points_per_epoch": 250_000},
     "e6-b8k": {**TODAY, "epochs": 6, "batch_size": 8192},

@@ -1,0 +1,27 @@
+"""The bench commands the README shows, run as dry runs (real subprocesses, no training)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def _run(*args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, *args], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    return proc.stdout
+
+
+def test_training_curve_lists_its_recipes():
+    out = _run("bench/training_curve.py", "--list")
+    names = [line.split(":")[0] for line in out.splitlines()]
+    assert names[:2] == ["today", "reference_recipe"]
+    assert "today: (today's default)" in out.splitlines()
+
+
+def test_hashgrid_bench_takes_the_train_batch_option():
+    out = _run("bench/hashgrid.py", "--help")
+    assert "--train-batch" in out and "fast-before" in out
