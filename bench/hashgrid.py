@@ -1,14 +1,13 @@
 """Benchmark the hash-grid encoding backends on the CPU.
 
 Training step = encoding forward + MLP forward/backward (torch) + encoding backward + Adam on the
-table and the MLP, batch 2**16. Inference = encoding + MLP forward without grad, batch 2**18.
+table and the MLP, batch 2**16 (``--train-batch``). Inference = encoding + MLP forward without
+grad, batch 2**18.
 Variants: the plain-PyTorch reference eagerly, the reference under ``torch.compile`` (forward and
 backward compiled; its table update is a compiled branch-free masked Adam over all parameters),
-and the fast numba kernel with its sparse Adam, both as it trains (the forward keeps every
-corner's entry and weight for the backward, OpenMP pools sleep when idle), as before issue 9
-(``fast-before``: the backward recomputes the corners, idle OpenMP pools spin) and half-way
-(``fast-recompute``: recomputing backward, sleeping pools). Each variant runs in its own
-subprocess so the reported peak RSS is that variant's alone.
+and the fast numba kernel with its sparse Adam, as it runs now (idle OpenMP pools sleep) and as
+before issue 9 (``fast-before``: idle OpenMP pools spin, libgomp's default). Each variant runs in
+its own subprocess so the reported peak RSS is that variant's alone.
 
 Usage::
 
@@ -98,8 +97,6 @@ def run_variant(
         torch.set_num_threads(threads)
     backend = "fast" if name.startswith("fast") else "reference"
     enc = HashGridEncoding(CONFIG, backend=backend, seed=0, threads=threads)
-    if name in ("fast-recompute", "fast-before"):  # backward redoes the corner maths
-        enc._fast.can_save_corners = False
     mlp = make_mlp(CONFIG.output_dim, seed=0)
     opt_mlp = torch.optim.Adam(mlp.parameters(), lr=1e-2, betas=(0.9, 0.99), eps=1e-15)
     lr, betas, eps = 1e-2, (0.9, 0.99), 1e-15
@@ -109,7 +106,7 @@ def run_variant(
         # per layer would otherwise be fresh, page-faulting 64 MB tensors).
         return torch.cat([head(chunk) for chunk in feats.split(INFER_MLP_CHUNK)])
 
-    if name in ("fast", "fast-recompute", "fast-before", "reference"):
+    if name in ("fast", "fast-before", "reference"):
         opt_enc = enc.make_optimizer(lr=lr, betas=betas, eps=eps)
 
         def train_step(x, target):
@@ -245,10 +242,13 @@ def whole_train_rule_line(obj: str = "sphere") -> dict:
         job_seconds = time.perf_counter() - start
     record = json.loads(proc.stdout.strip().splitlines()[-1])
     training = config["models"]["hashgrid"]["training"]
-    points = training.get("points_per_epoch") or "all"
+    points = training.get("points_per_epoch") or "500k"
+    surface = training.get("surface_fraction")
+    mix = "file's mix" if surface is None else f"{surface:.0%} near-surface"
     return {
         "object": obj,
-        "recipe": f"{training['epochs']} epochs x {points} points, batch {training['batch_size']}",
+        "recipe": f"{training['epochs']} epochs x {points} points ({mix}), "
+        f"batch {training['batch_size']}",
         "loop_seconds": record["seconds"],
         "import_seconds": record["import_seconds"],
         "call_seconds": record["call_seconds"],
@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch/numba threads")
     parser.add_argument(
         "--variants",
-        default="reference,reference+compile,fast-before,fast-recompute,fast",
+        default="reference,reference+compile,fast-before,fast",
         help="comma-separated subset (default: %(default)s)",
     )
     parser.add_argument("--train-batch", type=int, default=TRAIN_BATCH, help="points per step")
@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = {"reference": (3, 2), "reference+compile": (4, 3), "fast": (12, 6)}
     if args.quick:
         steps = {"reference": (3, 2), "reference+compile": (3, 2), "fast": (6, 3)}
-    steps["fast-recompute"] = steps["fast-before"] = steps["fast"]
+    steps["fast-before"] = steps["fast"]
     rows = []
     for name in args.variants.split(","):
         n_train, n_infer = steps[name]

@@ -25,3 +25,17 @@ def test_training_curve_lists_its_recipes():
 def test_hashgrid_bench_takes_the_train_batch_option():
     out = _run("bench/hashgrid.py", "--help")
     assert "--train-batch" in out and "fast-before" in out
+
+
+def test_config_default_is_the_recipe_the_readme_table_chose():
+    import importlib.util
+
+    import yaml
+
+    spec = importlib.util.spec_from_file_location("curve", REPO / "bench" / "training_curve.py")
+    curve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(curve)
+    training = yaml.safe_load((REPO / "config.yaml").read_text())["models"]["hashgrid"]["training"]
+    chosen = curve.RECIPES[curve.CONFIG_DEFAULT]
+    assert {key: training[key] for key in chosen} == chosen
+    assert f"| {curve.CONFIG_DEFAULT} |" in (REPO / "README.md").read_text()

@@ -170,43 +170,6 @@ def test_fast_is_deterministic_across_thread_counts():
         assert torch.equal(grad, results[0][1])
 
 
-def _forward_backward(enc: HashGridEncoding, x: torch.Tensor, weights: torch.Tensor):
-    out = enc(x)
-    (out * weights).sum().backward()
-    return out.detach().clone(), enc.params.grad.clone(), enc._fast.dirty.copy()
-
-
-@pytest.mark.parametrize("config", [SMALL, DEFAULT], ids=["small", "default"])
-def test_saved_corners_give_the_recomputing_kernels_results_bit_for_bit(config):
-    # Training forwards keep every corner's entry and weight for the backward; the result must
-    # be exactly what recomputing them gives (same sums in the same order).
-    x = _points(config, 3000, seed=11)
-    weights = torch.randn(x.shape[0], config.output_dim, generator=torch.Generator().manual_seed(3))
-    saving = HashGridEncoding(config, backend="fast", seed=6)
-    recomputing = HashGridEncoding(config, backend="fast", seed=6)
-    recomputing._fast.can_save_corners = False
-    for got, want in zip(
-        _forward_backward(saving, x, weights),
-        _forward_backward(recomputing, x, weights),
-        strict=True,
-    ):
-        assert np.array_equal(np.asarray(got), np.asarray(want))
-    assert saving._fast.forward_id == 1 and recomputing._fast.forward_id == 0
-
-
-def test_backward_after_a_second_forward_still_uses_its_own_points():
-    # The second forward overwrites the kept corners; the first graph's backward must notice.
-    x1, x2 = _points(SMALL, 400, seed=12), _points(SMALL, 300, seed=13)
-    weights = torch.randn(x1.shape[0], SMALL.output_dim, generator=torch.Generator().manual_seed(4))
-    enc = HashGridEncoding(SMALL, backend="fast", seed=8)
-    out1 = enc(x1)
-    enc(x2)
-    (out1 * weights).sum().backward()
-    alone = HashGridEncoding(SMALL, backend="fast", seed=8)
-    _, grad_alone, _ = _forward_backward(alone, x1, weights)
-    assert torch.equal(enc.params.grad, grad_alone)
-
-
 def test_threads_argument_leaves_global_setting_alone():
     before = numba.get_num_threads()
     enc = HashGridEncoding(SMALL, backend="fast", seed=0, threads=1)

@@ -94,56 +94,16 @@ class FastGradState:
         self.dirty = np.zeros(n_dirty, dtype=np.uint8)
         # Reused level-major scratch (fresh multi-MB arrays would page-fault on every call).
         self._scratch: dict[str, np.ndarray] = {}
-        # Corners kept by the last training forward; `forward_id` tells a backward whether the
-        # saved corners are still its own (another forward in between overwrote them).
-        self.forward_id = 0
-        self.can_save_corners = n_entries < 2**31  # entries are saved as int32
 
     def _level_major_scratch(self, name: str, n_points: int) -> np.ndarray:
         """(L, n_points, F) float32 scratch, grown on demand and reused between calls."""
-        return self._scratch_array(name, (self.n_levels, n_points, self.n_features), np.float32)
-
-    def _scratch_array(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-        """C-contiguous scratch array of ``shape``, grown on demand and reused between calls."""
-        n_items = int(np.prod(shape))
+        n_floats = self.n_levels * n_points * self.n_features
         buf = self._scratch.get(name)
-        if buf is None or buf.size < n_items or buf.dtype != dtype:
-            buf = np.empty(n_items, dtype=dtype)
+        if buf is None or buf.size < n_floats:
+            buf = np.empty(n_floats, dtype=np.float32)
             self._scratch[name] = buf
         # A prefix of the flat buffer keeps the view C-contiguous (one numba specialisation).
-        return buf[:n_items].reshape(shape)
-
-    def encode_saving(self, x01: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, int]:
-        """Training forward: :meth:`encode`'s features, keeping the corners for the backward.
-
-        Returns the (N, L * F) features and the id of this forward (pass it to
-        :meth:`accumulate_saved`).
-        """
-        n_points = x01.shape[0]
-        corners_shape = (self.n_levels, 8, n_points)
-        entries = self._scratch_array("entries", corners_shape, np.int32)
-        weights = self._scratch_array("weights", corners_shape, np.float32)
-        out = np.empty((n_points, self.n_levels * self.n_features), dtype=np.float32)
-        with self.thread_limit():
-            kernels.hashgrid_forward_saving(
-                x01, table, self.scales, self.resolutions, self.sizes, self.offsets,
-                self.hashed, out, entries, weights, numba.get_num_threads(),
-            )  # fmt: skip
-        self.forward_id += 1
-        return out, self.forward_id
-
-    def accumulate_saved(self, x01: np.ndarray, grad_out: np.ndarray, forward_id: int) -> None:
-        """:meth:`accumulate` from the corners kept by forward ``forward_id`` when they are
-        still there (else recomputes them); same gradient either way, bit for bit."""
-        if forward_id != self.forward_id:
-            self.accumulate(x01, grad_out)
-            return
-        n_points = x01.shape[0]
-        corners_shape = (self.n_levels, 8, n_points)
-        entries = self._scratch_array("entries", corners_shape, np.int32)
-        weights = self._scratch_array("weights", corners_shape, np.float32)
-        with self.thread_limit():
-            kernels.hashgrid_backward_saved(grad_out, entries, weights, self.grad_table, self.dirty)
+        return buf[:n_floats].reshape(self.n_levels, n_points, self.n_features)
 
     @contextlib.contextmanager
     def thread_limit(self, threads: int | None = None) -> Iterator[None]:
@@ -207,11 +167,7 @@ class _FastHashGrid(torch.autograd.Function):
     def forward(ctx, x01, params, state):
         points = _as_points(x01)
         table = params.detach().numpy().reshape(-1, state.n_features)
-        ctx.forward_id = None
-        if state.can_save_corners:
-            out, ctx.forward_id = state.encode_saving(points, table)
-        else:
-            out = state.encode(points, table)
+        out = state.encode(points, table)
         ctx.points = points
         ctx.state = state
         return torch.from_numpy(out)
@@ -219,10 +175,7 @@ class _FastHashGrid(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         grad = grad_out.detach().to(torch.float32).contiguous().numpy()
-        if ctx.forward_id is None:
-            ctx.state.accumulate(ctx.points, grad)
-        else:
-            ctx.state.accumulate_saved(ctx.points, grad, ctx.forward_id)
+        ctx.state.accumulate(ctx.points, grad)
         ctx.points = None
         return None, None, None
 
