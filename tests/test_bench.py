@@ -15,8 +15,13 @@ def _run(*args: str) -> str:
     return proc.stdout
 
 
-def test_training_curve_lists_its_recipes():
-    out = _run("bench/training_curve.py", "--list")
+def test_training_curve_lists_its_recipes(tmp_path):
+    # The README's options parse (--list stops before sampling or training).
+    plot = tmp_path / "curve.png"
+    out = _run(
+        "bench/training_curve.py", "--list", "--meshes", "../shared/meshes", "--plot", str(plot)
+    )
+    assert not plot.exists()
     names = [line.split(":")[0] for line in out.splitlines()]
     assert names[:2] == ["today", "reference_recipe"]
     assert "today: (today's default)" in out.splitlines()
