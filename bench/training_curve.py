@@ -40,6 +40,7 @@ import numpy as np
 import torch
 import yaml
 
+from neusdf.errors import NeusdfError
 from neusdf.evaluation.scores import sign_scores
 from neusdf.mesh.samples import read_samples
 from neusdf.nn.models import SDFNetwork, predict_sdf
@@ -90,23 +91,34 @@ def base_model_config() -> dict:
 
 
 def prepare_samples(meshes: Path, cache: Path, seed: int = 0) -> dict[str, Path]:
-    """Normalize and sample every mesh of ``meshes`` into ``cache`` once; {name: samples.h5}."""
+    """Normalize and sample every mesh of ``meshes`` into ``cache`` once; {name: samples.h5}.
+
+    Meshes the pipeline rejects (a :class:`~neusdf.errors.NeusdfError`, e.g. an open triangle
+    soup) are skipped, as the pipeline records them as failed objects.
+    """
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     out = {}
     for name, source in sorted(discover_objects(meshes).items()):
         folder = cache / name
         samples = folder / "samples.h5"
+        if (folder / "rejected.txt").is_file():
+            continue
         if not samples.is_file():
             folder.mkdir(parents=True, exist_ok=True)
             start = time.perf_counter()
-            stages.normalize_object(
-                str(source), str(folder / "mesh.ply"), str(folder / "meta.json"),
-                config["normalize"]["half_extent"],
-            )  # fmt: skip
-            stages.sample_object(
-                str(folder / "mesh.ply"), str(folder / "meta.json"), str(samples),
-                config["sample"], seed,
-            )  # fmt: skip
+            try:
+                stages.normalize_object(
+                    str(source), str(folder / "mesh.ply"), str(folder / "meta.json"),
+                    config["normalize"]["half_extent"],
+                )  # fmt: skip
+                stages.sample_object(
+                    str(folder / "mesh.ply"), str(folder / "meta.json"), str(samples),
+                    config["sample"], seed,
+                )  # fmt: skip
+            except NeusdfError as exc:  # the pipeline records these as failed objects: skip
+                (folder / "rejected.txt").write_text(f"{exc}\n")
+                print(f"# skipped {name}: {exc}", file=sys.stderr)
+                continue
             print(f"# sampled {name} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
         out[name] = samples
     return out
