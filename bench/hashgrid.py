@@ -1,11 +1,13 @@
 """Benchmark the hash-grid encoding backends on the CPU.
 
 Training step = encoding forward + MLP forward/backward (torch) + encoding backward + Adam on the
-table and the MLP, batch 2**16. Inference = encoding + MLP forward without grad, batch 2**18.
+table and the MLP, batch 2**16 (``--train-batch``). Inference = encoding + MLP forward without
+grad, batch 2**18.
 Variants: the plain-PyTorch reference eagerly, the reference under ``torch.compile`` (forward and
 backward compiled; its table update is a compiled branch-free masked Adam over all parameters),
-and the fast numba kernel with its sparse Adam. Each variant runs in its own subprocess so the
-reported peak RSS is that variant's alone.
+and the fast numba kernel with its sparse Adam, as it runs now (idle OpenMP pools sleep) and as
+before issue 9 (``fast-before``: idle OpenMP pools spin, libgomp's default). Each variant runs in
+its own subprocess so the reported peak RSS is that variant's alone.
 
 Usage::
 
@@ -18,10 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import resource
 import sys
 import time
 
+# isort: off
+import neusdf  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads OpenMP)
+
+# isort: on
 import torch
 
 from neusdf.encoding import HashGridConfig, HashGridEncoding, hashgrid_encode_reference
@@ -82,11 +89,13 @@ def _time_steps(step_fn, batches, n_warmup: int) -> float:
     return (time.perf_counter() - start) / max(1, len(batches) - n_warmup)
 
 
-def run_variant(name: str, n_train: int, n_infer: int, threads: int | None) -> dict:
+def run_variant(
+    name: str, n_train: int, n_infer: int, threads: int | None, train_batch: int = TRAIN_BATCH
+) -> dict:
     """Measure one variant; returns points/s for training and inference and peak RSS (MiB)."""
     if threads is not None:
         torch.set_num_threads(threads)
-    backend = "fast" if name == "fast" else "reference"
+    backend = "fast" if name.startswith("fast") else "reference"
     enc = HashGridEncoding(CONFIG, backend=backend, seed=0, threads=threads)
     mlp = make_mlp(CONFIG.output_dim, seed=0)
     opt_mlp = torch.optim.Adam(mlp.parameters(), lr=1e-2, betas=(0.9, 0.99), eps=1e-15)
@@ -97,7 +106,7 @@ def run_variant(name: str, n_train: int, n_infer: int, threads: int | None) -> d
         # per layer would otherwise be fresh, page-faulting 64 MB tensors).
         return torch.cat([head(chunk) for chunk in feats.split(INFER_MLP_CHUNK)])
 
-    if name == "fast" or name == "reference":
+    if name in ("fast", "fast-before", "reference"):
         opt_enc = enc.make_optimizer(lr=lr, betas=betas, eps=eps)
 
         def train_step(x, target):
@@ -143,13 +152,13 @@ def run_variant(name: str, n_train: int, n_infer: int, threads: int | None) -> d
     else:
         raise ValueError(name)
 
-    t_train = _time_steps(train_step, _batches(TRAIN_BATCH, n_train, seed=1), n_warmup=2)
+    t_train = _time_steps(train_step, _batches(train_batch, n_train, seed=1), n_warmup=2)
     infer_batches = _batches(INFER_BATCH, n_infer, seed=2)
     t_infer = _time_steps(lambda x, _t: infer(x), infer_batches, n_warmup=1)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     return {
         "variant": name,
-        "train_pts_per_s": TRAIN_BATCH / t_train,
+        "train_pts_per_s": train_batch / t_train,
         "infer_pts_per_s": INFER_BATCH / t_infer,
         "train_step_ms": t_train * 1e3,
         "infer_batch_ms": t_infer * 1e3,
@@ -157,37 +166,70 @@ def run_variant(name: str, n_train: int, n_infer: int, threads: int | None) -> d
     }
 
 
-def _child(name, n_train, n_infer, threads, queue):
-    queue.put(run_variant(name, n_train, n_infer, threads))
+def _child(name, n_train, n_infer, threads, train_batch, queue):
+    queue.put(run_variant(name, n_train, n_infer, threads, train_batch))
 
 
-def run_in_subprocess(name: str, n_train: int, n_infer: int, threads: int | None) -> dict:
+def run_in_subprocess(
+    name: str, n_train: int, n_infer: int, threads: int | None, train_batch: int = TRAIN_BATCH
+) -> dict:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(name, n_train, n_infer, threads, queue))
-    proc.start()
+    proc = ctx.Process(target=_child, args=(name, n_train, n_infer, threads, train_batch, queue))
+    # "fast-before" = the fast backend before issue 9: OpenMP pools spinning while idle (libgomp's
+    # default). The child inherits the environment, and neusdf leaves a set value alone.
+    previous = os.environ.get("OMP_WAIT_POLICY")
+    if name == "fast-before":
+        os.environ["OMP_WAIT_POLICY"] = "ACTIVE"
+    try:
+        proc.start()
+    finally:
+        if previous is None:
+            os.environ.pop("OMP_WAIT_POLICY", None)
+        else:
+            os.environ["OMP_WAIT_POLICY"] = previous
     result = queue.get()
     proc.join()
     return result
 
 
+# Run in a fresh interpreter, as the train rule's script is: imports, then train_object.
+_TRAIN_JOB = """
+import json, sys, time
+start = time.perf_counter()
+from neusdf.config import workflow_config
+from neusdf.pipeline.compute import Compute, set_threads
+from neusdf.pipeline.train import train_object
+import yaml
+imported = time.perf_counter()
+config = workflow_config(yaml.safe_load(open(sys.argv[1])))
+set_threads(2)
+out = sys.argv[2]
+record = train_object(out + "/s.h5", out + "/n.json", out + "/m.pt", out + "/h.csv", "hashgrid",
+                      config["models"]["hashgrid"], Compute("auto", "cpu", 2), 0, progress=False)
+done = time.perf_counter()
+print(json.dumps({"import_seconds": imported - start, "call_seconds": done - imported, **record}))
+"""
+
+
 def whole_train_rule_line(obj: str = "sphere") -> dict:
-    """Time the pipeline's train stage (default config) on one default object.
+    """Time the pipeline's train job (default config) on one default object.
 
     Normalizes and samples ``data/raw/<obj>.*`` into a temporary folder first (not timed), then
-    runs :func:`neusdf.pipeline.train.train_object` as the ``train`` rule does.
+    runs, in a fresh Python process as the ``train`` rule does, the imports of
+    ``scripts/train.py`` and :func:`neusdf.pipeline.train.train_object` (HDF5 read, training,
+    checkpoint and history write). ``job_seconds`` is that process's wall time.
     """
+    import subprocess
     import tempfile
     from pathlib import Path
 
     import yaml
 
     from neusdf.config import workflow_config
-    from neusdf.pipeline.compute import Compute
     from neusdf.pipeline.discovery import discover_objects
     from neusdf.pipeline.normalize import normalize_object
     from neusdf.pipeline.sample import sample_object
-    from neusdf.pipeline.train import train_object
 
     repo = Path(__file__).resolve().parent.parent
     config = workflow_config(yaml.safe_load((repo / "config.yaml").read_text()))
@@ -197,15 +239,23 @@ def whole_train_rule_line(obj: str = "sphere") -> dict:
         normalize_object(source, out / "n.ply", out / "n.json", 0.9)
         sample_object(out / "n.ply", out / "n.json", out / "s.h5", config["sample"], 0, 2)
         start = time.perf_counter()
-        record = train_object(
-            str(out / "s.h5"), str(out / "n.json"), str(out / "m.pt"), str(out / "h.csv"),
-            "hashgrid", config["models"]["hashgrid"], Compute("auto", "cpu", 2), 0,
-            progress=False,
+        proc = subprocess.run(
+            [sys.executable, "-c", _TRAIN_JOB, str(repo / "config.yaml"), str(out)],
+            check=True, capture_output=True, text=True,
         )  # fmt: skip
         job_seconds = time.perf_counter() - start
+    record = json.loads(proc.stdout.strip().splitlines()[-1])
+    training = config["models"]["hashgrid"]["training"]
+    points = training.get("points_per_epoch") or "500k"
+    surface = training.get("surface_fraction")
+    mix = "file's mix" if surface is None else f"{surface:.0%} near-surface"
     return {
         "object": obj,
+        "recipe": f"{training['epochs']} epochs x {points} points ({mix}), "
+        f"batch {training['batch_size']}",
         "loop_seconds": record["seconds"],
+        "import_seconds": record["import_seconds"],
+        "call_seconds": record["call_seconds"],
         "job_seconds": job_seconds,
         "points_per_second": record["points_per_second"],
         "backend": record["backend"],
@@ -236,8 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer steps (rougher numbers)")
     parser.add_argument("--threads", type=int, default=None, help="torch/numba threads")
     parser.add_argument(
-        "--variants", default="reference,reference+compile,fast", help="comma-separated subset"
+        "--variants",
+        default="reference,reference+compile,fast-before,fast",
+        help="comma-separated subset (default: %(default)s)",
     )
+    parser.add_argument("--train-batch", type=int, default=TRAIN_BATCH, help="points per step")
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     parser.add_argument(
         "--no-train-rule", action="store_true", help="skip timing the whole train stage"
@@ -247,22 +300,27 @@ def main(argv: list[str] | None = None) -> int:
     steps = {"reference": (3, 2), "reference+compile": (4, 3), "fast": (12, 6)}
     if args.quick:
         steps = {"reference": (3, 2), "reference+compile": (3, 2), "fast": (6, 3)}
+    steps["fast-before"] = steps["fast"]
     rows = []
     for name in args.variants.split(","):
         n_train, n_infer = steps[name]
         start = time.perf_counter()
-        rows.append(run_in_subprocess(name, n_train + 2, n_infer + 1, args.threads))
+        rows.append(
+            run_in_subprocess(name, n_train + 2, n_infer + 1, args.threads, args.train_batch)
+        )
         print(f"# {name}: measured in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     train_rule = None if args.no_train_rule else whole_train_rule_line()
-    print(f"hash grid {CONFIG.n_params:,} params; train batch {TRAIN_BATCH}, "
+    print(f"hash grid {CONFIG.n_params:,} params; train batch {args.train_batch}, "
           f"infer batch {INFER_BATCH}; torch {torch.__version__}, threads "
           f"{args.threads or torch.get_num_threads()}")  # fmt: skip
     print(format_table(rows))
     if train_rule is not None:
         print(
-            f"whole train stage, default config, object {train_rule['object']} "
-            f"(20 epochs x 500k points, backend {train_rule['backend']}): "
-            f"{train_rule['job_seconds']:.1f} s (loop {train_rule['loop_seconds']:.1f} s, "
+            f"whole train job, default config, object {train_rule['object']} "
+            f"({train_rule['recipe']}, backend {train_rule['backend']}): "
+            f"{train_rule['job_seconds']:.1f} s in a fresh process (imports "
+            f"{train_rule['import_seconds']:.1f} s, train_object {train_rule['call_seconds']:.1f} s"
+            f" of which loop {train_rule['loop_seconds']:.1f} s, "
             f"{train_rule['points_per_second']:,.0f} points/s)"
         )
     if args.json:

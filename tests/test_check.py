@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from neusdf.pipeline.normalize import normalize_object
-from neusdf.pipeline.sample import sample_object
 
 from neusdf.errors import MeshError
 from neusdf.io import read_json
 from neusdf.mesh.samples import read_attrs
 from neusdf.pipeline.check import check_mesh, check_paths
+from neusdf.pipeline.normalize import normalize_object
+from neusdf.pipeline.sample import sample_object
 from neusdf.tools.badinputs import EXPECTED
 from tests.conftest import REPO
 

@@ -4,8 +4,8 @@ import torch
 
 from neusdf.mesh.points import sample_near_surface, sample_volume
 from neusdf.nn.models import SDFNetwork, predict_sdf
-from neusdf.nn.training import sdf_loss, train_sdf
-from tests.conftest import sphere_sdf
+from neusdf.nn.training import epoch_indices, sdf_loss, train_sdf
+from tests.conftest import REPO, sphere_sdf
 
 
 @pytest.fixture
@@ -63,3 +63,80 @@ def test_fast_and_reference_backends_train_alike(sphere_data, tiny_model_config)
         train_sdf(model, points, sdf, tiny_model_config["training"], seed=3, progress=False)
         preds[backend] = predict_sdf(model, points)
     np.testing.assert_allclose(preds["fast"], preds["reference"], atol=1e-3)
+
+
+# Per-epoch subsampling and the surface:volume mix
+
+
+def _source(n_surface: int, n_volume: int) -> np.ndarray:
+    return np.concatenate([np.zeros(n_surface, np.uint8), np.ones(n_volume, np.uint8)])
+
+
+def _indices(source, points_per_epoch, surface_fraction, seed):
+    generator = torch.Generator().manual_seed(seed)
+    n = len(source)
+    return epoch_indices(n, source, points_per_epoch, surface_fraction, generator).numpy()
+
+
+def test_epoch_indices_without_options_are_a_permutation():
+    order = _indices(_source(600, 400), None, None, seed=0)
+    assert sorted(order.tolist()) == list(range(1000))
+    assert not np.array_equal(order, np.arange(1000))
+
+
+def test_epoch_indices_are_seeded():
+    source = _source(600, 400)
+    first = _indices(source, 300, 0.75, seed=5)
+    assert np.array_equal(first, _indices(source, 300, 0.75, seed=5))
+    assert not np.array_equal(first, _indices(source, 300, 0.75, seed=6))
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.3, 0.75, 1.0])
+def test_epoch_indices_honor_the_surface_fraction(fraction):
+    source = _source(600, 400)
+    order = _indices(source, 300, fraction, seed=1)
+    assert len(order) == 300
+    assert int(np.sum(source[order] == 0)) == round(fraction * 300)
+    assert len(np.unique(order)) == 300  # no repeats while a pool lasts
+
+
+def test_epoch_indices_cycle_a_pool_smaller_than_its_share():
+    source = _source(50, 950)
+    order = _indices(source, 400, 0.5, seed=2)  # 200 near-surface draws from 50 points
+    surface = order[source[order] == 0]
+    assert len(surface) == 200
+    assert np.array_equal(np.bincount(surface, minlength=50), np.full(50, 4))
+
+
+def test_epoch_indices_need_source_labels_for_a_fraction():
+    with pytest.raises(ValueError, match="source labels"):
+        epoch_indices(100, None, 50, 0.5, torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="volume points"):
+        _indices(_source(100, 0), 50, 0.5, seed=0)
+
+
+def test_subsampled_training_takes_the_configured_steps_and_is_deterministic(
+    sphere_data, tiny_model_config
+):
+    points, sdf = sphere_data
+    source = _source(8000, 8000)
+    training = {**tiny_model_config["training"], "points_per_epoch": 3000, "surface_fraction": 0.8}
+    preds = []
+    for _ in range(2):
+        model = SDFNetwork(tiny_model_config, backend="fast", seed=4)
+        result = train_sdf(model, points, sdf, training, seed=4, progress=False, source=source)
+        preds.append(predict_sdf(model, points))
+    assert result.steps == 3 * 3  # 3 epochs x ceil(3000 / 1024)
+    assert [row["points"] for row in result.history] == [3000, 3000, 3000]
+    np.testing.assert_array_equal(preds[0], preds[1])
+
+
+def test_schema_defaults_keep_the_full_shuffled_epoch(tiny_model_config):
+    from snakemake.utils import validate
+
+    training = tiny_model_config["training"]
+    for key in ("points_per_epoch", "surface_fraction", "lr_schedule", "lr_final_factor"):
+        del training[key]
+    validate(tiny_model_config, str(REPO / "schemas" / "model.schema.yaml"))
+    assert training["points_per_epoch"] is None and training["surface_fraction"] is None
+    assert training["lr_schedule"] == "cosine" and training["lr_final_factor"] == 0.01

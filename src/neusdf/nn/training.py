@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from neusdf.mesh.samples import SOURCE_SURFACE
 from neusdf.nn.models import SDFNetwork
 from neusdf.progress import progress as progress_reporter
 
@@ -56,6 +57,68 @@ def sdf_loss(pred: torch.Tensor, target: torch.Tensor, kind: str, mape_eps: floa
     raise ValueError(f"unknown loss {kind!r}; expected one of {LOSSES}")
 
 
+def epoch_indices(
+    n_points: int,
+    source: np.ndarray | None,
+    points_per_epoch: int | None,
+    surface_fraction: float | None,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Shuffled indices of the training points one epoch visits.
+
+    Parameters
+    ----------
+    n_points : int
+        Size of the training set.
+    source : (n_points,) uint8 or None
+        0 for near-surface points, 1 for volume points (the sample file's ``train/source``);
+        needed only when ``surface_fraction`` is set.
+    points_per_epoch : int or None
+        Points per epoch; None visits every point once (a plain shuffle).
+    surface_fraction : float in [0, 1] or None
+        Share of each epoch drawn from the near-surface points (rounded to whole points); None
+        draws from all points alike, i.e. keeps the file's mix.
+    generator : torch.Generator
+        CPU generator; the only source of randomness, so a seed fixes the order.
+
+    Returns
+    -------
+    (points_per_epoch,) int64 tensor of indices into the training set, in visiting order.
+    Within one pool (all points, or near-surface, or volume) no index repeats until the pool is
+    exhausted; a pool smaller than its share is cycled through fresh permutations.
+    """
+    n_epoch = n_points if points_per_epoch is None else int(points_per_epoch)
+    if surface_fraction is None:
+        return _draw_from(torch.arange(n_points), n_epoch, generator)
+    if source is None:
+        raise ValueError("surface_fraction needs the training points' source labels")
+    source_t = torch.as_tensor(np.asarray(source))
+    surface_pool = torch.nonzero(source_t == SOURCE_SURFACE).squeeze(1)
+    volume_pool = torch.nonzero(source_t != SOURCE_SURFACE).squeeze(1)
+    n_surface = round(float(surface_fraction) * n_epoch)
+    draws = []
+    shares = (
+        (surface_pool, n_surface, "near-surface"),
+        (volume_pool, n_epoch - n_surface, "volume"),
+    )
+    for pool, count, name in shares:
+        if count > 0 and len(pool) == 0:
+            raise ValueError(f"surface_fraction {surface_fraction} needs {name} points; none given")
+        draws.append(_draw_from(pool, count, generator))
+    chosen = torch.cat(draws)
+    # Mix the two pools so every batch has the requested share.
+    return chosen[torch.randperm(n_epoch, generator=generator)]
+
+
+def _draw_from(pool: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
+    """``count`` entries of ``pool`` without repeats until it is exhausted (then a new shuffle)."""
+    if count == 0:
+        return pool[:0]
+    rounds = -(-count // len(pool))
+    order = torch.cat([torch.randperm(len(pool), generator=generator) for _ in range(rounds)])
+    return pool[order[:count]]
+
+
 @dataclass
 class TrainingResult:
     """What a run produced besides the weights.
@@ -63,7 +126,8 @@ class TrainingResult:
     Attributes
     ----------
     history : list of dict
-        One row per epoch: ``epoch``, ``loss`` (mean over the epoch's batches), ``seconds``
+        One row per epoch: ``epoch``, ``points`` (visited this epoch), ``loss`` (mean over the
+        epoch's batches), ``seconds``
         (cumulative wall time), ``points_per_second`` (this epoch).
     seconds : float
         Wall time of the optimisation loop, excluding data loading and checkpoint writing.
@@ -84,6 +148,7 @@ def train_sdf(
     seed: int,
     device: str = "cpu",
     progress: bool = True,
+    source: np.ndarray | None = None,
 ) -> TrainingResult:
     """Fit ``model`` to (points, sdf) pairs.
 
@@ -98,13 +163,18 @@ def train_sdf(
     training_config : dict
         Keys ``epochs``, ``batch_size``, ``loss`` ("mape"|"l1"), ``mape_eps``, ``lr_encoding``,
         ``lr_network``, ``betas`` (2 floats), ``eps``, ``lr_schedule`` ("constant"|"cosine"),
-        ``lr_final_factor``.
+        ``lr_final_factor``, ``points_per_epoch`` (int or None: all points), ``surface_fraction``
+        (float or None: the file's mix); see :func:`epoch_indices`. All keys are required (the
+        schema, ``neusdf/schemas/model.schema.yaml``, holds the defaults).
     seed : int
-        Fixes the shuffling order.
+        Fixes the shuffling and per-epoch subsampling.
     device : str
     progress : bool
         Report progress: a tqdm bar on a terminal, periodic lines in a job log
         (:func:`neusdf.progress.progress`).
+    source : (N,) uint8 or None
+        Near-surface (0) / volume (1) label of each point; required when ``surface_fraction``
+        is set.
 
     Returns
     -------
@@ -113,29 +183,32 @@ def train_sdf(
     epochs = int(training_config["epochs"])
     batch_size = int(training_config["batch_size"])
     loss_kind = training_config["loss"]
-    mape_eps = float(training_config.get("mape_eps", 1e-2))
+    mape_eps = float(training_config["mape_eps"])
     betas = tuple(float(b) for b in training_config["betas"])
     eps = float(training_config["eps"])
     lr_encoding = float(training_config["lr_encoding"])
     lr_network = float(training_config["lr_network"])
-    schedule = training_config.get("lr_schedule", "constant")
-    final_factor = float(training_config.get("lr_final_factor", 1.0))
+    schedule = training_config["lr_schedule"]
+    final_factor = float(training_config["lr_final_factor"])
+    points_per_epoch = training_config["points_per_epoch"]
+    surface_fraction = training_config["surface_fraction"]
     opt_encoding = model.encoding.make_optimizer(lr=lr_encoding, betas=betas, eps=eps)
     opt_network = torch.optim.Adam(model.network.parameters(), lr=lr_network, betas=betas, eps=eps)
     points_t = torch.as_tensor(points, dtype=torch.float32).to(device)
     sdf_t = torch.as_tensor(sdf, dtype=torch.float32).to(device)
     n = len(points_t)
+    n_epoch = n if points_per_epoch is None else int(points_per_epoch)
     generator = torch.Generator(device="cpu").manual_seed(int(seed))
     result = TrainingResult()
     model.train()
     start = time.perf_counter()
-    steps_per_epoch = (n + batch_size - 1) // batch_size
+    steps_per_epoch = (n_epoch + batch_size - 1) // batch_size
     bar = progress_reporter(epochs * steps_per_epoch, "train", "step", enabled=progress)
     for epoch in range(epochs):
         epoch_start = time.perf_counter()
-        order = torch.randperm(n, generator=generator).to(device)
+        order = epoch_indices(n, source, points_per_epoch, surface_fraction, generator).to(device)
         loss_sum = torch.zeros((), device=device)
-        for begin in range(0, n, batch_size):
+        for begin in range(0, n_epoch, batch_size):
             if schedule != "constant":
                 factor = lr_factor(result.steps, epochs * steps_per_epoch, schedule, final_factor)
                 set_lr(opt_encoding, lr_encoding * factor)
@@ -158,9 +231,10 @@ def train_sdf(
         result.history.append(
             {
                 "epoch": epoch + 1,
+                "points": n_epoch,
                 "loss": mean_loss,
                 "seconds": now - start,
-                "points_per_second": n / max(now - epoch_start, 1e-9),
+                "points_per_second": n_epoch / max(now - epoch_start, 1e-9),
             }
         )
         bar.set_postfix(loss=f"{mean_loss:.4g}")

@@ -13,7 +13,7 @@ from neusdf.seeding import derive_seed
 
 log = logging.getLogger(__name__)
 
-HISTORY_COLUMNS = ["epoch", "loss", "seconds", "points_per_second"]
+HISTORY_COLUMNS = ["epoch", "points", "loss", "seconds", "points_per_second"]
 
 
 def train_object(
@@ -76,8 +76,9 @@ def train_object(
         seed=model_seed,
         device=compute.device,
         progress=progress,
+        source=train.source,
     )
-    n_points = len(train.points) * int(model_config["training"]["epochs"])
+    n_points = sum(row["points"] for row in result.history)
     record = {
         "seconds": result.seconds,
         "steps": result.steps,
