@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 import torch
 
+from neusdf.config import MODEL_SCHEMA
 from neusdf.mesh.points import sample_near_surface, sample_volume
 from neusdf.nn.models import SDFNetwork, predict_sdf
 from neusdf.nn.training import epoch_indices, sdf_loss, train_sdf
-from tests.conftest import REPO, sphere_sdf
+from tests.conftest import sphere_sdf
 
 
 @pytest.fixture
@@ -126,8 +127,9 @@ def test_subsampled_training_takes_the_configured_steps_and_is_deterministic(
         model = SDFNetwork(tiny_model_config, backend="fast", seed=4)
         result = train_sdf(model, points, sdf, training, seed=4, progress=False, source=source)
         preds.append(predict_sdf(model, points))
-    assert result.steps == 3 * 3  # 3 epochs x ceil(3000 / 1024)
-    assert [row["points"] for row in result.history] == [3000, 3000, 3000]
+    epochs = training["epochs"]
+    assert result.steps == epochs * 3  # ceil(3000 / 1024) steps per epoch
+    assert [row["points"] for row in result.history] == [3000] * epochs
     np.testing.assert_array_equal(preds[0], preds[1])
 
 
@@ -137,6 +139,6 @@ def test_schema_defaults_keep_the_full_shuffled_epoch(tiny_model_config):
     training = tiny_model_config["training"]
     for key in ("points_per_epoch", "surface_fraction", "lr_schedule", "lr_final_factor"):
         del training[key]
-    validate(tiny_model_config, str(REPO / "schemas" / "model.schema.yaml"))
+    validate(tiny_model_config, str(MODEL_SCHEMA))
     assert training["points_per_epoch"] is None and training["surface_fraction"] is None
     assert training["lr_schedule"] == "cosine" and training["lr_final_factor"] == 0.01
