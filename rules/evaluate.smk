@@ -18,6 +18,8 @@ rule evaluate:
     threads: config["evaluate"]["threads"]
     resources:
         gpu=1,
+    group:
+        OBJECT_GROUP
     conda:
         "../envs/neusdf.yaml"
     script:

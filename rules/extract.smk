@@ -14,6 +14,8 @@ rule extract:
     threads: config["extract"]["threads"]
     resources:
         gpu=1,
+    group:
+        OBJECT_GROUP
     conda:
         "../envs/neusdf.yaml"
     script:

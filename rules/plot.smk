@@ -22,6 +22,8 @@ rule plot_slices:
     threads: config["plot"]["threads"]
     resources:
         gpu=1,
+    group:
+        OBJECT_GROUP
     conda:
         "../envs/neusdf.yaml"
     script:

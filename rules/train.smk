@@ -18,6 +18,8 @@ rule train:
     threads: config["train"]["threads"]
     resources:
         gpu=1,
+    group:
+        OBJECT_GROUP
     conda:
         "../envs/neusdf.yaml"
     script:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stop the test cluster started by tests/cluster/slurm-up.sh: exactly the daemons whose pid files
-# it wrote under $NEUSDF_SLURM_DIR (default /tmp/neusdf-slurm), then remove that directory.
+# it wrote under $NEUSDF_SLURM_DIR (default /tmp/neusdf-slurm), then remove that directory and
+# the /etc/slurm/slurm.conf symlink into it.
 # Safe to run when nothing is up.
 set -euo pipefail
 
@@ -41,6 +42,15 @@ stop slurmctld
 stop slurmdbd
 stop mariadbd
 stop munged
+
+# The one file outside $S that slurm-up.sh made: the /etc/slurm/slurm.conf symlink into $S.
+if [ -f "$S/created-links" ]; then
+  while read -r link; do
+    if [ -L "$link" ] && [ "$(readlink "$link")" = "$S/etc/slurm.conf" ]; then
+      rm -f "$link"
+    fi
+  done <"$S/created-links"
+fi
 
 rm -rf "$S"
 echo "slurm-down: stopped and removed $S" >&2

@@ -5,8 +5,11 @@
 #   tests/cluster/slurm-down.sh    stop exactly those daemons and remove the state directory
 #
 # Everything this script creates (configs, spool, database, logs, pid files, munge socket) lives
-# under $NEUSDF_SLURM_DIR (default /tmp/neusdf-slurm); nothing is written to /etc. Clients find the
-# cluster through SLURM_CONF: `source $NEUSDF_SLURM_DIR/env.sh` (the Makefile and the test do).
+# under $NEUSDF_SLURM_DIR (default /tmp/neusdf-slurm), plus ONE symlink, /etc/slurm/slurm.conf ->
+# $NEUSDF_SLURM_DIR/etc/slurm.conf: inside a job the Snakemake plugin runs `srun` with every SLURM_*
+# variable removed (SLURM_CONF included), so srun must find the configuration at SLURM's default
+# path. The script refuses to start if another slurm.conf is there; slurm-down.sh removes the link.
+# Clients may also use SLURM_CONF: `source $NEUSDF_SLURM_DIR/env.sh`.
 # The node has this machine's cores and memory, one fake GPU (a GRES with no device file, so that
 # `--gpus=1` requests are scheduled exactly as on a GPU cluster), no cgroups
 # (proctrack/linuxproc, task/none). Accounting goes through slurmdbd + MariaDB so that `sacct`
@@ -33,6 +36,12 @@ die() {
 
 if [ -e "$S/env.sh" ]; then
   die "$S already exists: run tests/cluster/slurm-down.sh first"
+fi
+ETC_CONF=/etc/slurm/slurm.conf
+if [ -e "$ETC_CONF" ] || [ -L "$ETC_CONF" ]; then
+  if [ "$(readlink "$ETC_CONF" || true)" != "$S/etc/slurm.conf" ]; then
+    die "$ETC_CONF exists (another SLURM configuration); not touching it"
+  fi
 fi
 
 # 1. Packages (Debian's). Services are not started by apt here; we start our own below.
@@ -149,6 +158,10 @@ EOF
 # One "GPU" without a device file: the scheduler counts it, nothing is bound.
 echo "NodeName=$NODE Name=gpu File=/dev/null" >"$S/etc/gres.conf"
 : >"$S/etc/plugstack.conf"
+
+mkdir -p "$(dirname "$ETC_CONF")"
+ln -sfn "$S/etc/slurm.conf" "$ETC_CONF"
+echo "$ETC_CONF" >"$S/created-links"
 
 cat >"$S/env.sh" <<EOF
 # source this file to talk to the neusdf test cluster
