@@ -181,9 +181,7 @@ def test_cluster_run_equals_local_and_recovers_from_scancel(slurm, tmp_path):
 
     # 3. The next invocation reruns the cancelled object and finishes.
     second = time.monotonic()
-    proc = subprocess.run(
-        cluster_command(cluster), capture_output=True, text=True, timeout=900
-    )
+    proc = subprocess.run(cluster_command(cluster), capture_output=True, text=True, timeout=900)
     second_seconds = time.monotonic() - second
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert checkpoint.is_file()
