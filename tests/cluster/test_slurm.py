@@ -168,7 +168,7 @@ def test_cluster_run_equals_local_and_recovers_from_scancel(slurm, tmp_path):
         assert killed_job is not None, "training never started on the cluster"
         subprocess.run(["scancel", killed_job], check=True, timeout=30)
         try:
-            run.wait(timeout=120)
+            run.wait(timeout=60)
         except subprocess.TimeoutExpired:
             # The plugin (2.8.0) reads sacct's state of a job cancelled by a user, "CANCELLED by
             # <uid>", as still running and waits forever; a user stops it with Ctrl-C, as here.
