@@ -32,9 +32,9 @@ from tests.test_workflow import SNAKEMAKE, TINY_CONFIG, run_snakemake
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
-# Enough epochs that training lasts long enough (seconds) to be cancelled mid-way.
+# Enough epochs (about 0.02 s each) that training lasts long enough to be cancelled mid-way.
 CLUSTER_CONFIG = copy.deepcopy(TINY_CONFIG)
-CLUSTER_CONFIG["models"]["tiny"]["training"]["epochs"] = 60
+CLUSTER_CONFIG["models"]["tiny"]["training"]["epochs"] = 1500
 OBJECTS = ("sphere", "torus")
 # Measured, so different between runs: everything else in summary.csv must be equal.
 TIMING_COLUMNS = {
