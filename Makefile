@@ -1,6 +1,8 @@
 # Two commands do all set-up on a fresh machine:
 #   make run    create .venv, install everything, run the pipeline on data/raw
 #   make test   create .venv, install everything, lint, run the test suite
+#   make test-cluster   bring up a one-node SLURM (tests/cluster/slurm-up.sh), run the live
+#                       cluster test through the SLURM executor plugin, take SLURM down again
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +12,11 @@ STAMP := $(VENV)/.neusdf-installed
 CORES ?= 2
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install run test lint format bench clean data
+SLURM_DIR ?= /tmp/neusdf-slurm
+# 1: a SLURM that cannot be installed or started is reported and skipped (exit 0), as in CI
+SLURM_UP_OPTIONAL ?= 0
+
+.PHONY: install run test test-cluster lint format bench clean data
 
 install: $(STAMP)
 
@@ -34,7 +40,22 @@ lint: $(STAMP)
 	$(BIN)/snakemake --lint --cores 1
 
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not cluster"
+
+# SLURM is taken down whatever happens; the exit status is the test's (or slurm-up's).
+test-cluster: $(STAMP)
+	@status=0; export NEUSDF_SLURM_DIR="$(SLURM_DIR)"; \
+	bash tests/cluster/slurm-down.sh; \
+	if bash tests/cluster/slurm-up.sh; then \
+		SLURM_CONF="$(SLURM_DIR)/etc/slurm.conf" $(BIN)/pytest -q -rs -m cluster tests/cluster \
+			|| status=$$?; \
+	elif [ "$(SLURM_UP_OPTIONAL)" = 1 ]; then \
+		echo "test-cluster: SLURM could not be started here; live cluster test skipped"; \
+	else \
+		status=1; \
+	fi; \
+	bash tests/cluster/slurm-down.sh; \
+	exit $$status
 
 format: $(STAMP)
 	$(BIN)/ruff format .

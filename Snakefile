@@ -16,6 +16,13 @@ configfile: "config.yaml"
 report: "report/workflow.rst"
 
 
+# Cheap whole-run jobs stay on the submitting machine under a cluster executor.
+localrules:
+    all,
+    aggregate,
+    plot_summary,
+
+
 include: "rules/common.smk"
 include: "rules/normalize.smk"
 include: "rules/sample.smk"

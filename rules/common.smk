@@ -33,6 +33,12 @@ COMPUTE = {
 }
 
 
+# One object's per-object jobs (normalize, sample, and per model train, extract, plot_slices,
+# evaluate) form one connected group; a cluster executor submits each group (or, with
+# --group-components object=N, N of them) as a single job. Local runs ignore groups.
+OBJECT_GROUP = "object"
+
+
 wildcard_constraints:
     obj="[^/]+",
     model="[A-Za-z0-9_-]+",

@@ -20,6 +20,8 @@ rule evaluate:
     threads: COMPUTE["evaluate"]["threads"]
     resources:
         gpu=1,
+    group:
+        OBJECT_GROUP
     conda:
         "../envs/neusdf.yaml"
     script:

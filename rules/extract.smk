@@ -15,6 +15,8 @@ rule extract:
     threads: COMPUTE["extract"]["threads"]
     resources:
         gpu=1,
+    group:
+        OBJECT_GROUP
     conda:
         "../envs/neusdf.yaml"
     script:

@@ -12,6 +12,8 @@ rule normalize:
     benchmark:
         "results/benchmarks/normalize/{obj}.tsv"
     threads: 1
+    group:
+        OBJECT_GROUP
     conda:
         "../envs/neusdf.yaml"
     script:

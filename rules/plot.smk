@@ -23,6 +23,8 @@ rule plot_slices:
     threads: COMPUTE["plot"]["threads"]
     resources:
         gpu=1,
+    group:
+        OBJECT_GROUP
     conda:
         "../envs/neusdf.yaml"
     script:

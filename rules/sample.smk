@@ -13,6 +13,8 @@ rule sample:
     benchmark:
         "results/benchmarks/sample/{obj}.tsv"
     threads: COMPUTE["sample"]["threads"]
+    group:
+        OBJECT_GROUP
     conda:
         "../envs/neusdf.yaml"
     script:

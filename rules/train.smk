@@ -17,6 +17,8 @@ rule train:
     threads: COMPUTE["train"]["threads"]
     resources:
         gpu=1,
+    group:
+        OBJECT_GROUP
     conda:
         "../envs/neusdf.yaml"
     script:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,12 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _interrupt(signum, frame):
+    """SIGTERM (scancel, a cluster's time limit, kill) as Ctrl-C: unwinds the stage, so that
+    :func:`neusdf.io.atomic_path` removes its temporary file, and writes no failure record."""
+    raise KeyboardInterrupt(f"terminated by signal {signum}")
+
+
 @contextlib.contextmanager
 def job(log_path: str, failure_path: str | None = None, **context: str) -> Iterator[None]:
     """Run one stage with its log set up.
@@ -44,6 +51,7 @@ def job(log_path: str, failure_path: str | None = None, **context: str) -> Itera
     """
     console = sys.__stderr__
     setup_logging(log_path)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         yield
     except BaseException as exc:
