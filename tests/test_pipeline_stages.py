@@ -96,7 +96,8 @@ def test_train_writes_a_weights_only_checkpoint_with_the_transform(built):
     payload = torch.load(built["m.pt"], weights_only=True)
     np.testing.assert_allclose(payload["normalization"]["center"], [5.0, -1.0, 0.5], atol=1e-6)
     assert payload["training"]["backend"] == "fast"
-    assert built["h.csv"].read_text().splitlines()[0] == "epoch,points,loss,seconds,points_per_second"
+    header = built["h.csv"].read_text().splitlines()[0]
+    assert header == "epoch,points,loss,seconds,points_per_second"
 
 
 def test_extract_and_evaluate_write_their_records(built):
