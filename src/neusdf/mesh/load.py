@@ -19,10 +19,9 @@ import trimesh
 
 from neusdf.errors import MeshError
 from neusdf.io import atomic_path, write_json
+from neusdf.mesh.formats import SUPPORTED_EXTENSIONS
 
 log = logging.getLogger(__name__)
-
-SUPPORTED_EXTENSIONS = (".obj", ".ply", ".stl", ".off", ".glb")
 
 
 @dataclass(frozen=True)

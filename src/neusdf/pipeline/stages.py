@@ -13,37 +13,17 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import torch
-import trimesh
 
 from neusdf import __version__, groundtruth
-from neusdf.encoding import resolve_backend
-from neusdf.evaluation.extraction import (
-    extract_zero_level_set,
-    to_normalized_frame,
-    to_original_frame,
-    write_mesh,
-)
-from neusdf.evaluation.plots import plot_sdf_slices, plot_summary
-from neusdf.evaluation.scores import peak_rss_bytes, sign_scores, time_inference
-from neusdf.evaluation.surface import geometric_metrics
 from neusdf.io import atomic_path, read_json, write_json
 from neusdf.mesh.load import normalize_file, read_normalized
 from neusdf.mesh.points import sample_near_surface, sample_volume
 from neusdf.mesh.samples import SOURCE_SURFACE, SOURCE_VOLUME, PointSet, read_attrs, read_samples
 from neusdf.mesh.samples import write_samples as write_sample_file
-from neusdf.nn.models import (
-    SDFNetwork,
-    count_parameters,
-    load_checkpoint,
-    predict_sdf,
-    resolve_device,
-    save_checkpoint,
-)
-from neusdf.nn.training import train_sdf
 from neusdf.seeding import derive_seed
 
+# torch, matplotlib, scikit-image and pandas are imported inside the stages that use them: every
+# job imports this module, and normalize/sample need none of them (~2 s of start-up per job).
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -59,8 +39,11 @@ __all__ = [
 
 
 def set_threads(threads: int) -> None:
-    """Use ``threads`` CPU threads in torch and in the numba kernels."""
-    torch.set_num_threads(max(1, int(threads)))
+    """Use ``threads`` CPU threads in torch (when a stage has imported it) and in numba."""
+    import sys
+
+    if "torch" in sys.modules:  # normalize/sample never import torch: do not load it here
+        sys.modules["torch"].set_num_threads(max(1, int(threads)))
     try:
         import numba
 
@@ -198,6 +181,12 @@ def train_object(
     dict
         The training record stored in the checkpoint (seconds, steps, final loss, backend, ...).
     """
+    import torch
+
+    from neusdf.encoding import resolve_backend
+    from neusdf.nn.models import SDFNetwork, resolve_device, save_checkpoint
+    from neusdf.nn.training import train_sdf
+
     device = resolve_device(device)
     backend = resolve_backend(backend, device)
     log.info("training %s with backend=%s on device=%s", model_name, backend, device)
@@ -278,6 +267,12 @@ def evaluate_object(
     dict
         The flat metrics record written to ``metrics_out`` (keys documented in the README).
     """
+    import torch
+
+    from neusdf.encoding import resolve_backend
+    from neusdf.evaluation.scores import peak_rss_bytes, sign_scores, time_inference
+    from neusdf.nn.models import count_parameters, load_checkpoint, predict_sdf, resolve_device
+
     device = resolve_device(device)
     backend = resolve_backend(backend, device)
     if device.startswith("cuda"):
@@ -358,6 +353,11 @@ def mesh_geometry(
     An extracted mesh written in the original frame is mapped back first, so the numbers are
     always in normalized units.
     """
+    import trimesh
+
+    from neusdf.evaluation.extraction import to_normalized_frame
+    from neusdf.evaluation.surface import geometric_metrics
+
     pred = trimesh.load(pred_mesh_path, file_type="ply", force="mesh", process=False)
     if not isinstance(pred, trimesh.Trimesh):  # an empty PLY loads as an empty scene
         pred = trimesh.Trimesh()
@@ -378,6 +378,9 @@ def mesh_geometry(
 def model_sdf_fn(checkpoint_path: str, backend: str, device: str, threads: int, batch_size: int):
     """A plain ``sdf_fn(points (M, 3) float32) -> (M,) float32`` from a checkpoint, and the
     stored normalization (dict with ``center``, ``scale``)."""
+    from neusdf.encoding import resolve_backend
+    from neusdf.nn.models import load_checkpoint, predict_sdf, resolve_device
+
     device = resolve_device(device)
     model, payload = load_checkpoint(
         checkpoint_path, backend=resolve_backend(backend, device), device=device, threads=threads
@@ -392,6 +395,8 @@ def extract_object(
 
     Writes the PLY and, next to it, a JSON record (frame, resolution, emptiness).
     """
+    from neusdf.evaluation.extraction import extract_zero_level_set, to_original_frame, write_mesh
+
     sdf_fn, normalization = model_sdf_fn(
         checkpoint_path, backend, device, threads, int(cfg["batch_size"])
     )
@@ -426,6 +431,8 @@ def plot_object(
     threads: int,
 ) -> None:
     """Ground truth / prediction / error slices through the center (``cfg = config["plot"]``)."""
+    from neusdf.evaluation.plots import plot_sdf_slices
+
     sdf_fn, _ = model_sdf_fn(checkpoint_path, backend, device, threads, 2**18)
     vertices, faces = read_normalized(gt_mesh_path)
     meta = read_json(meta_path)
@@ -438,4 +445,8 @@ def plot_object(
 
 def plot_summary_file(summary_csv: str, png_out: str) -> None:
     """Per-model bar charts of surface F1, volume F1 and Chamfer L1 from ``summary.csv``."""
+    import pandas as pd
+
+    from neusdf.evaluation.plots import plot_summary
+
     plot_summary(pd.read_csv(summary_csv), png_out)
