@@ -6,6 +6,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from neusdf.pipeline.discovery import discover_objects
+from neusdf.pipeline.jobs import find_failure_records
 
 
 validate(config, "../schemas/config.schema.yaml")
@@ -49,24 +50,7 @@ def all_plots(wildcards):
 
 def failure_records(wildcards=None):
     """Failure records (written by failed jobs) of the current objects and models."""
-    # One directory walk instead of a stat per (stage, model, object) candidate: at 10,000
-    # objects that is 60,000 stats on every snakemake start.
-    root = Path("results/failures")
-    if not root.is_dir():
-        return []
-    wanted = {
-        f"results/failures/{stage}/{obj}.json"
-        for stage in ("normalize", "sample")
-        for obj in OBJECTS
-    }
-    wanted.update(
-        f"results/failures/{stage}/{model}/{obj}.json"
-        for stage in ("train", "extract", "evaluate", "plot")
-        for model in MODELS
-        for obj in OBJECTS
-    )
-    found = {path.as_posix() for path in root.rglob("*.json")}
-    return sorted(found & wanted)
+    return find_failure_records(OBJECTS, MODELS)
 
 
 def existing_metrics():

@@ -178,3 +178,16 @@ def test_ground_truth_sdf_of_real_meshes(shared_meshes, name):
     dense, band = both(field, 80)
     assert len(dense.faces) > 0
     assert_same_mesh(dense, band)
+
+
+def test_each_node_is_evaluated_at_most_once_in_bounded_batches():
+    seen = []
+
+    def recording(points):
+        assert points.dtype == np.float32 and len(points) <= 999
+        seen.append(points.copy())
+        return nested_shells(points)
+
+    grid, stats = evaluate_narrow_band(recording, 65, batch_size=999)
+    points = np.concatenate(seen)
+    assert len(np.unique(points, axis=0)) == len(points) == stats["evaluated"] < 65**3

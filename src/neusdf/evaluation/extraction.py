@@ -134,7 +134,8 @@ def extract_zero_level_set(
         Vertices (V, 3) float64 in the normalized frame, faces (F, 3) int64 wound so that face
         normals point towards increasing SDF (outward). ``mesh.metadata["extraction"]`` records
         ``empty``, ``resolution``, ``bound``, ``level``, ``spacing``, ``method``,
-        ``evaluated_fraction`` (of the grid nodes), ``sdf_min`` and ``sdf_max`` (over the
+        ``evaluated_fraction`` (of the grid nodes), ``closure_nodes`` (added by the narrow
+        band's closure step), ``sdf_min`` and ``sdf_max`` (over the
         evaluated nodes).
         When the grid values never cross ``level`` the mesh has no vertices and no faces,
         ``empty`` is True and an :class:`EmptyLevelSetWarning` is issued (no exception).
@@ -167,6 +168,7 @@ def extract_zero_level_set(
         "spacing": float(spacing),
         "method": method,
         "evaluated_fraction": float(band["fraction"]),
+        "closure_nodes": int(band.get("closure_nodes", 0)),
         "sdf_min": band["sdf_min"],
         "sdf_max": band["sdf_max"],
         "frame": "normalized",

@@ -1,0 +1,96 @@
+"""What keeps dataset-scale runs cheap: light imports for the CPU-only stages, one ground-truth
+call per slice figure, failure records found by one folder walk, and a bench that still runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from neusdf.evaluation.plots import plot_sdf_slices
+from neusdf.pipeline.jobs import find_failure_records
+from tests.conftest import REPO, TINY_MODEL
+
+ENV = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+
+
+def test_normalize_and_sample_jobs_import_neither_torch_nor_matplotlib(tmp_path):
+    # What scripts/normalize.py and scripts/sample.py import, then both stages run for real.
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from neusdf.pipeline.jobs import job
+        from neusdf.pipeline.stages import normalize_object, sample_object, set_threads
+        set_threads(1)
+        out, mesh = {str(tmp_path)!r}, {str(REPO / "data/raw/sphere.obj")!r}
+        normalize_object(mesh, out + "/n.ply", out + "/n.json", 0.9)
+        cfg = dict(train_surface=500, train_volume=500, test_surface=500, test_volume=500,
+                   near_surface_std=0.01, engine="pysdf", sign="auto", threads=1)
+        sample_object(out + "/n.ply", out + "/n.json", out + "/s.h5", cfg, 0)
+        heavy = ("torch", "matplotlib", "skimage", "pandas")
+        print(sorted(name for name in heavy if name in sys.modules))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=ENV, check=True
+    )
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "s.h5").is_file()
+
+
+def test_slice_figure_calls_each_field_once_per_batch(tmp_path):
+    calls = []
+
+    def gt(points):
+        calls.append(len(points))
+        return np.linalg.norm(points, axis=1) - 0.5
+
+    resolution = 24
+    plot_sdf_slices(gt, gt, tmp_path / "s.png", resolution=resolution, batch_size=3 * resolution**2)
+    # Ground truth and prediction: one call each with all three slices.
+    assert calls == [3 * resolution**2, 3 * resolution**2]
+
+
+def test_failure_records_of_current_objects_and_models_only(tmp_path):
+    failures = tmp_path / "results" / "failures"
+    for rel in ("sample/a.json", "train/hashgrid/b.json", "train/other/b.json", "plot/x.json"):
+        (failures / rel).parent.mkdir(parents=True, exist_ok=True)
+        (failures / rel).write_text("{}")
+    found = find_failure_records(["a", "b"], ["hashgrid"], root=failures)
+    assert found == [f"{failures}/sample/a.json", f"{failures}/train/hashgrid/b.json"]
+    assert find_failure_records(["a"], ["hashgrid"], root=tmp_path / "missing") == []
+
+
+@pytest.mark.slow
+def test_pipeline_bench_runs_on_one_object_with_a_tiny_config(tmp_path):
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["run_models"] = ["tiny"]
+    config["models"] = {"tiny": TINY_MODEL}
+    config["sample"].update(
+        train_surface=2000, train_volume=2000, test_surface=2000, test_volume=2000, threads=1
+    )
+    config["evaluate"].update(timing_points=1000, timing_repeats=2)
+    config["extract"]["resolution"] = 32
+    config["geometry"] = {"n_samples": 1000}
+    config["plot"]["resolution"] = 32
+    configfile = tmp_path / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, str(REPO / "bench/pipeline.py"), "--objects", "1"]
+    cmd += ["--configfile", str(configfile), "--dag-objects", "20", "--json", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    stages = ("normalize", "sample", "train", "extract", "evaluate", "plot", "total per object")
+    assert tuple(result["stages"]) == stages
+    assert all(row["mean_s"] > 0 for row in result["stages"].values())
+    assert set(result["dry_run_s"]) == {"20"} and set(result["aggregate_s"]) == {"20"}
+    assert "| total per object |" in proc.stdout
+    assert Path(result["repo"]) == REPO
