@@ -188,6 +188,6 @@ def test_each_node_is_evaluated_at_most_once_in_bounded_batches():
         seen.append(points.copy())
         return nested_shells(points)
 
-    grid, stats = evaluate_narrow_band(recording, 65, batch_size=999)
+    _, stats = evaluate_narrow_band(recording, 65, batch_size=999)
     points = np.concatenate(seen)
     assert len(np.unique(points, axis=0)) == len(points) == stats["evaluated"] < 65**3
