@@ -76,32 +76,45 @@ def run_workflow(
     return seconds
 
 
-def read_benchmarks(scratch: Path) -> dict[str, dict[str, tuple[float, float]]]:
-    """``{stage: {object: (seconds, max_rss MiB)}}`` from Snakemake's benchmark TSV files."""
-    out: dict[str, dict[str, tuple[float, float]]] = {stage: {} for stage in STAGES}
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:  # "-" or "NA" when psutil could not measure
+        return float("nan")
+
+
+def read_benchmarks(scratch: Path) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """``{stage: {object: (wall s, max_rss MiB, cpu s)}}`` from Snakemake's benchmark TSVs."""
+    out: dict[str, dict[str, tuple[float, float, float]]] = {stage: {} for stage in STAGES}
     for stage in STAGES:
         for tsv in sorted((scratch / "results" / "benchmarks" / stage).rglob("*.tsv")):
             with open(tsv) as handle:
                 row = next(csv.DictReader(handle, delimiter="\t"))
-            rss = float(row["max_rss"]) if row["max_rss"] not in ("", "-", "NA") else float("nan")
-            out[stage][tsv.stem] = (float(row["s"]), rss)
+            out[stage][tsv.stem] = (
+                float(row["s"]),
+                _number(row["max_rss"]),
+                _number(row.get("cpu_time", "")),
+            )
     return out
 
 
 def stage_table(bench: dict) -> dict:
-    """Per-stage mean seconds / max peak RSS, and the mean per-object total."""
+    """Per-stage mean wall and CPU seconds and max peak RSS, and the mean per-object total."""
     table = {}
     for stage, per_object in bench.items():
         if per_object:
-            seconds = [s for s, _ in per_object.values()]
+            rows = list(per_object.values())
             table[stage] = {
-                "mean_s": sum(seconds) / len(seconds),
-                "max_rss_mib": max(r for _, r in per_object.values()),
+                "mean_s": sum(r[0] for r in rows) / len(rows),
+                "mean_cpu_s": sum(r[2] for r in rows) / len(rows),
+                "max_rss_mib": max(r[1] for r in rows),
             }
     objects = set.intersection(*(set(bench[s]) for s in STAGES)) if all(bench.values()) else set()
     totals = [sum(bench[s][obj][0] for s in STAGES) for obj in sorted(objects)]
+    cpu = [sum(bench[s][obj][2] for s in STAGES) for obj in sorted(objects)]
     table["total per object"] = {
         "mean_s": sum(totals) / len(totals) if totals else float("nan"),
+        "mean_cpu_s": sum(cpu) / len(cpu) if cpu else float("nan"),
         "max_rss_mib": max((v["max_rss_mib"] for v in table.values()), default=float("nan")),
     }
     return table
@@ -160,37 +173,38 @@ def time_aggregate(repo: Path, scratch: Path, n_objects: int) -> float:
 
 
 def format_results(new: dict, old: dict | None = None) -> str:
-    """Markdown table; with ``old``, side by side and the ratio old / new."""
-    head = "| stage | mean s | max RSS MiB |"
-    rule = "|---|---:|---:|"
+    """Markdown table; with ``old``, side by side and the ratio old / new of wall seconds."""
     if old:
-        head = "| stage | before s | after s | ratio | before RSS MiB | after RSS MiB |"
-        rule = "|---|---:|---:|---:|---:|---:|"
-    lines = [head, rule]
+        head = "| stage | before s | after s | ratio | before CPU s | after CPU s | before RSS MiB "
+        head += "| after RSS MiB |"
+        lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    else:
+        lines = ["| stage | wall s | CPU s | max RSS MiB |", "|---|---:|---:|---:|"]
     for stage, row in new["stages"].items():
-        if old and stage in old["stages"]:
-            before = old["stages"][stage]
+        now = f"{row['mean_s']:.2f}", f"{row.get('mean_cpu_s', float('nan')):.2f}"
+        if old:
+            before = old["stages"].get(stage)
+            if before:
+                ratio = f"{before['mean_s'] / row['mean_s']:.2f}x"
+                cpu = f"{before.get('mean_cpu_s', float('nan')):.2f}"
+                was = f"{before['mean_s']:.2f}", ratio, cpu, f"{before['max_rss_mib']:.0f}"
+            else:
+                was = "", "", "", ""
             lines.append(
-                f"| {stage} | {before['mean_s']:.2f} | {row['mean_s']:.2f} | "
-                f"{before['mean_s'] / row['mean_s']:.2f}x | {before['max_rss_mib']:.0f} | "
+                f"| {stage} | {was[0]} | {now[0]} | {was[1]} | {was[2]} | {now[1]} | {was[3]} | "
                 f"{row['max_rss_mib']:.0f} |"
             )
-        elif old:
-            lines.append(f"| {stage} | | {row['mean_s']:.2f} | | | {row['max_rss_mib']:.0f} |")
         else:
-            lines.append(f"| {stage} | {row['mean_s']:.2f} | {row['max_rss_mib']:.0f} |")
+            lines.append(f"| {stage} | {now[0]} | {now[1]} | {row['max_rss_mib']:.0f} |")
     for key, label in (("dry_run_s", "snakemake -n"), ("aggregate_s", "aggregate")):
         for n, seconds in new.get(key, {}).items():
             name = f"{label}, {n} objects"
-            if old and n in old.get(key, {}):
-                before = old[key][n]
-                lines.append(
-                    f"| {name} | {before:.2f} | {seconds:.2f} | {before / seconds:.2f}x | | |"
-                )
-            elif old:
-                lines.append(f"| {name} | | {seconds:.2f} | | | |")
+            if old:
+                before = old.get(key, {}).get(n)
+                was = (f"{before:.2f}", f"{before / seconds:.2f}x") if before else ("", "")
+                lines.append(f"| {name} | {was[0]} | {seconds:.2f} | {was[1]} | | | | |")
             else:
-                lines.append(f"| {name} | {seconds:.2f} | |")
+                lines.append(f"| {name} | {seconds:.2f} | | |")
     return "\n".join(lines)
 
 
