@@ -10,7 +10,7 @@ STAMP := $(VENV)/.neusdf-installed
 CORES ?= 2
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install run test lint format bench clean data
+.PHONY: install run test lint format bench bench-pipeline clean data
 
 install: $(STAMP)
 
@@ -42,6 +42,11 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/hashgrid.py
+
+# Whole workflow on data/raw in a scratch folder: per-stage times and peak RSS, snakemake -n and
+# aggregation at 1,000 objects. Other folder: make bench-pipeline BENCH_ARGS="--raw-dir DIR".
+bench-pipeline: $(STAMP)
+	$(PY) bench/pipeline.py $(BENCH_ARGS)
 
 data: $(STAMP)
 	$(PY) -m neusdf.tools.shapes data/raw

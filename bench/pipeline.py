@@ -99,23 +99,25 @@ def read_benchmarks(scratch: Path) -> dict[str, dict[str, tuple[float, float, fl
 
 
 def stage_table(bench: dict) -> dict:
-    """Per-stage mean wall and CPU seconds and max peak RSS, and the mean per-object total."""
+    """Per-stage mean wall and CPU seconds and max peak RSS over the objects that finished every
+    stage, and the mean per-object total."""
+    objects = sorted(set.intersection(*(set(bench[s]) for s in STAGES)))
     table = {}
-    for stage, per_object in bench.items():
-        if per_object:
-            rows = list(per_object.values())
+    for stage in STAGES:
+        rows = [bench[stage][obj] for obj in objects]
+        if rows:
             table[stage] = {
                 "mean_s": sum(r[0] for r in rows) / len(rows),
                 "mean_cpu_s": sum(r[2] for r in rows) / len(rows),
                 "max_rss_mib": max(r[1] for r in rows),
             }
-    objects = set.intersection(*(set(bench[s]) for s in STAGES)) if all(bench.values()) else set()
-    totals = [sum(bench[s][obj][0] for s in STAGES) for obj in sorted(objects)]
-    cpu = [sum(bench[s][obj][2] for s in STAGES) for obj in sorted(objects)]
+    totals = [sum(bench[s][obj][0] for s in STAGES) for obj in objects]
+    cpu = [sum(bench[s][obj][2] for s in STAGES) for obj in objects]
     table["total per object"] = {
         "mean_s": sum(totals) / len(totals) if totals else float("nan"),
         "mean_cpu_s": sum(cpu) / len(cpu) if cpu else float("nan"),
         "max_rss_mib": max((v["max_rss_mib"] for v in table.values()), default=float("nan")),
+        "objects": len(objects),
     }
     return table
 
@@ -218,6 +220,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--dag-objects", type=int, nargs="*", default=[1000])
     parser.add_argument("--skip-run", action="store_true", help="only the DAG and aggregation")
+    parser.add_argument(
+        "--summarize",
+        type=Path,
+        default=None,
+        help="read the benchmark TSVs of an earlier (finished or interrupted) --scratch folder "
+        "instead of running the workflow",
+    )
     parser.add_argument("--scratch", type=Path, default=None, help="kept; default: a temp dir")
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here")
     parser.add_argument("--compare", type=Path, default=None, help="an earlier --json output")
@@ -228,7 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         scratch.mkdir(parents=True, exist_ok=True)
         results: dict = {"repo": str(repo), "stages": {}, "dry_run_s": {}, "aggregate_s": {}}
         meshes = sorted(p for p in args.raw_dir.iterdir() if p.suffix.lower() in SUPPORTED)
-        if not args.skip_run:
+        if args.summarize:
+            results["stages"] = stage_table(read_benchmarks(args.summarize))
+        elif not args.skip_run:
             objects = link_meshes(args.raw_dir, scratch / "raw", args.objects)
             configfile = (args.configfile or repo / "config.yaml").resolve()
             seconds = run_workflow(

@@ -94,3 +94,38 @@ def test_pipeline_bench_runs_on_one_object_with_a_tiny_config(tmp_path):
     assert set(result["dry_run_s"]) == {"20"} and set(result["aggregate_s"]) == {"20"}
     assert "| total per object |" in proc.stdout
     assert Path(result["repo"]) == REPO
+
+
+def test_make_bench_pipeline_target_runs_the_bench_script():
+    venv = Path(sys.executable).parent.parent
+    proc = subprocess.run(
+        ["make", "-n", "bench-pipeline", f"VENV={venv}", "BENCH_ARGS=--objects 2"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
+    assert f"{venv}/bin/python bench/pipeline.py --objects 2" in proc.stdout
+
+
+def test_extraction_bench_on_a_trained_tiny_checkpoint(tmp_path, tiny_model_config):
+    from neusdf.mesh.points import sample_volume
+    from neusdf.nn.models import SDFNetwork, save_checkpoint
+    from neusdf.nn.training import train_sdf
+
+    points = sample_volume(6000, seed=3)
+    sdf = (np.linalg.norm(points, axis=1) - 0.5).astype(np.float32)
+    model = SDFNetwork(tiny_model_config, backend="fast", seed=0, device="cpu", threads=1)
+    train_sdf(model, points, sdf, tiny_model_config["training"], seed=0, progress=False)
+    checkpoint = tmp_path / "ball.pt"
+    save_checkpoint(checkpoint, model, "tiny", {"center": [0, 0, 0], "scale": 1.0}, {})
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench/extraction.py"), str(checkpoint), "--resolution", "40"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("| ball |"))
+    assert "| True |" in row  # narrow band == dense
