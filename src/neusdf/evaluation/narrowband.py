@@ -170,7 +170,6 @@ def evaluate_narrow_band(
     h = 2.0 * bound / n_cells
     grid = np.full(shape, np.nan, dtype=np.float32)
     known = np.zeros(shape, dtype=bool)
-    side = np.zeros(shape, dtype=np.int8)  # +1 / -1: proven side of an unevaluated node
 
     size = min(coarse_block, 1 << max(0, math.ceil(math.log2(n_cells))))
     n_blocks = -(-n_cells // size)
@@ -200,12 +199,13 @@ def evaluate_narrow_band(
     # Cells (size 1) of active 2-blocks: evaluate all their corners.
     wanted = np.flatnonzero(_cells_to_corners(candidate))
     _evaluate_nodes(sdf_fn, grid, known, wanted, axis, batch_size)
-    side = _upsample(block_side, 1, resolution)
+    side = _upsample(block_side, 1, resolution)  # +1 / -1: proven side of a node, 0: none
+    # Stand-ins written into the grid itself (no second float grid: peak memory).
+    np.copyto(grid, np.float32(level) + side.astype(np.float32), where=~known)
 
     rounds = added = 0
     while True:
-        filled = np.where(known, grid, np.float32(level) + side.astype(np.float32))
-        unclosed = _unclosed_cells(filled > level, filled < level, known)
+        unclosed = _unclosed_cells(grid > level, grid < level, known)
         if not unclosed.any():
             break
         rounds += 1
@@ -224,4 +224,4 @@ def evaluate_narrow_band(
         "sdf_min": float(values.min()),
         "sdf_max": float(values.max()),
     }
-    return filled, stats
+    return grid, stats
