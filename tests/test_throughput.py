@@ -85,6 +85,7 @@ def test_pipeline_bench_runs_on_one_object_with_a_tiny_config(tmp_path):
     out = tmp_path / "bench.json"
     cmd = [sys.executable, str(REPO / "bench/pipeline.py"), "--objects", "1"]
     cmd += ["--configfile", str(configfile), "--dag-objects", "20", "--json", str(out)]
+    cmd += ["--scratch", str(tmp_path / "scratch"), "--repo", str(REPO)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
@@ -94,6 +95,12 @@ def test_pipeline_bench_runs_on_one_object_with_a_tiny_config(tmp_path):
     assert set(result["dry_run_s"]) == {"20"} and set(result["aggregate_s"]) == {"20"}
     assert "| total per object |" in proc.stdout
     assert Path(result["repo"]) == REPO
+    # Re-read the same run and print it side by side with itself: every ratio is 1.
+    again = [sys.executable, str(REPO / "bench/pipeline.py"), "--summarize"]
+    again += [str(tmp_path / "scratch"), "--dag-objects", "--compare", str(out)]
+    proc = subprocess.run(again, capture_output=True, text=True, env=ENV, timeout=120, check=True)
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "x |" in line]
+    assert len(rows) == 7 and all("| 1.00x |" in row for row in rows)
 
 
 def test_make_bench_pipeline_target_runs_the_bench_script():
