@@ -16,7 +16,7 @@ SLURM_DIR ?= /tmp/neusdf-slurm
 # 1: a SLURM that cannot be installed or started is reported and skipped (exit 0), as in CI
 SLURM_UP_OPTIONAL ?= 0
 
-.PHONY: install run test test-cluster lint format bench clean data
+.PHONY: install run test test-cluster lint format bench bench-pipeline clean data
 
 install: $(STAMP)
 
@@ -63,6 +63,11 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/hashgrid.py
+
+# Whole workflow on data/raw in a scratch folder: per-stage times and peak RSS, snakemake -n and
+# aggregation at 1,000 objects. Other folder: make bench-pipeline BENCH_ARGS="--raw-dir DIR".
+bench-pipeline: $(STAMP)
+	$(PY) bench/pipeline.py $(BENCH_ARGS)
 
 data: $(STAMP)
 	$(PY) -m neusdf.tools.shapes data/raw

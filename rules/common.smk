@@ -9,6 +9,7 @@ from snakemake.utils import validate
 from neusdf.config import CONFIG_SCHEMA, coerce_types, load_schema, workflow_config
 from neusdf.pipeline.compute import Compute
 from neusdf.pipeline.discovery import discover_objects
+from neusdf.pipeline.jobs import find_failure_records
 
 
 # Nested --config values arrive as strings ('2'): give them their schema types first.
@@ -66,14 +67,7 @@ def all_plots(wildcards):
 
 def failure_records(wildcards=None):
     """Failure records (written by failed jobs) of the current objects and models."""
-    candidates = [f"results/failures/{stage}/{obj}.json" for stage in ("normalize", "sample") for obj in OBJECTS]
-    candidates += [
-        f"results/failures/{stage}/{model}/{obj}.json"
-        for stage in ("train", "extract", "evaluate", "plot")
-        for model in MODELS
-        for obj in OBJECTS
-    ]
-    return [path for path in candidates if Path(path).is_file()]
+    return find_failure_records(OBJECTS, MODELS)
 
 
 def existing_metrics():

@@ -81,7 +81,7 @@ def test_sdf_fn_gets_bounded_float32_batches():
         sizes.append(len(points))
         return sphere_sdf(points)
 
-    extract_zero_level_set(recording_sdf, resolution=20, batch_size=999)
+    extract_zero_level_set(recording_sdf, resolution=20, batch_size=999, method="dense")
     assert max(sizes) <= 999 and sum(sizes) == 20**3
 
 

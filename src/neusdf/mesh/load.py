@@ -17,11 +17,11 @@ import trimesh
 
 from neusdf.errors import MeshError
 from neusdf.io import atomic_path, write_json
+from neusdf.mesh.formats import SUPPORTED_EXTENSIONS
 from neusdf.mesh.transform import Normalization
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_EXTENSIONS = (".obj", ".ply", ".stl", ".off", ".glb")
 BAD_FACE_INDEX = "has a face index outside the range of its vertices"
 
 

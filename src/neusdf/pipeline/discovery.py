@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from neusdf.mesh.load import SUPPORTED_EXTENSIONS
+from neusdf.mesh.formats import SUPPORTED_EXTENSIONS
 
 
 class DiscoveryError(ValueError):

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from neusdf.errors import NeusdfError
@@ -65,3 +65,32 @@ def job(log_path: str, failure_path: str | None = None, **context: str) -> Itera
     else:
         if failure_path is not None:
             Path(failure_path).unlink(missing_ok=True)
+
+
+# Stages whose failure records have no {model} level (results/failures/{stage}/{obj}.json).
+OBJECT_STAGES = ("normalize", "sample")
+MODEL_STAGES = ("train", "extract", "evaluate", "plot")
+
+
+def find_failure_records(
+    objects: Iterable[str], models: Iterable[str], root: str | Path = "results/failures"
+) -> list[str]:
+    """The failure records under ``root`` that belong to the given objects and models, sorted.
+
+    One walk of ``root`` instead of one ``stat`` per (stage, model, object): Snakemake calls
+    this at every start, and at 10,000 objects that would be 60,000 stats per model.
+    Paths are returned as ``root``-prefixed POSIX strings, as the rules write them.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    objects, models = list(objects), list(models)
+    prefix = root.as_posix()
+    wanted = {f"{prefix}/{stage}/{obj}.json" for stage in OBJECT_STAGES for obj in objects}
+    wanted.update(
+        f"{prefix}/{stage}/{model}/{obj}.json"
+        for stage in MODEL_STAGES
+        for model in models
+        for obj in objects
+    )
+    return sorted({path.as_posix() for path in root.rglob("*.json")} & wanted)

@@ -23,7 +23,11 @@ def plot_object(
 
     sdf_fn, _, _, _ = checkpoint_field(checkpoint_path, compute, 2**18)
     truth = ground_truth(gt_mesh_path, meta_path, sample_cfg, compute.threads)
-    plot_sdf_slices(truth, sdf_fn, png_out, resolution=int(cfg["resolution"]), title=title)
+    resolution = int(cfg["resolution"])
+    # All three slices in one call of each field.
+    plot_sdf_slices(
+        truth, sdf_fn, png_out, resolution=resolution, title=title, batch_size=3 * resolution**2
+    )
 
 
 def plot_summary_file(summary_csv: str, png_out: str) -> None:

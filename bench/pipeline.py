@@ -1,0 +1,263 @@
+"""Dataset-scale throughput: per-stage job times, peak memory, the DAG and aggregation at scale.
+
+Run: ``python bench/pipeline.py [--raw-dir data/raw] [--objects N] [--config key=value ...]``
+(``make bench-pipeline``). It
+
+1. runs the real workflow (``snakemake --directory <scratch> --snakefile <repo>/Snakefile``) on the
+   first N meshes of ``--raw-dir`` and reads every job's ``results/benchmarks/**.tsv``: mean wall
+   seconds and max peak RSS per stage, and the per-object total (normalize + sample + train +
+   extract + evaluate + plot, summed per object, then averaged over objects);
+2. times ``snakemake -n`` on ``--dag-objects`` copies (symlinks) of one small mesh;
+3. times the aggregation (a fresh Python process running ``write_summary``, as the aggregate job
+   does) over that many synthetic metrics files.
+
+``--repo`` runs another checkout (e.g. ``git archive <main commit>`` unpacked into a folder) with
+its own ``src`` on PYTHONPATH; ``--json out.json`` keeps the numbers and ``--compare old.json``
+prints them side by side with ratios (old / new: > 1 means faster now).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+STAGES = ("normalize", "sample", "train", "extract", "evaluate", "plot")
+SUPPORTED = {".obj", ".ply", ".stl", ".off", ".glb"}
+
+AGGREGATE = """
+import sys, time
+from pathlib import Path
+start = time.perf_counter()
+from neusdf.evaluation.summary import write_summary
+paths = sorted(str(p) for p in Path(sys.argv[1]).glob("*.json"))
+write_summary(paths, sys.argv[2] + "/summary.csv", sys.argv[2] + "/summary.md", models=["m"])
+print(time.perf_counter() - start)
+"""
+
+
+def _env(repo: Path) -> dict:
+    return dict(os.environ, PYTHONPATH=str(repo / "src"), PYTHONUNBUFFERED="1")
+
+
+def _snakemake() -> str:
+    return str(Path(sys.executable).with_name("snakemake"))
+
+
+def link_meshes(raw_dir: Path, dest: Path, n_objects: int | None) -> list[str]:
+    """Symlink the first ``n_objects`` meshes of ``raw_dir`` (sorted) into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    meshes = sorted(p for p in raw_dir.iterdir() if p.suffix.lower() in SUPPORTED)
+    meshes = meshes[:n_objects] if n_objects else meshes
+    for mesh in meshes:
+        (dest / mesh.name).symlink_to(mesh.resolve())
+    return [mesh.stem for mesh in meshes]
+
+
+def run_workflow(
+    repo: Path, scratch: Path, raw: Path, configfile: Path, overrides: list[str], cores: int
+) -> float:
+    """Run every job of the workflow in ``scratch``; return the wall seconds."""
+    cmd = [_snakemake(), "--snakefile", str(repo / "Snakefile"), "--directory", str(scratch)]
+    cmd += ["--configfile", str(configfile), "--cores", str(cores)]
+    cmd += ["--resources", "gpu=1", "--config", f"raw_dir={raw}", *overrides]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=_env(repo), capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"workflow failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}")
+    return seconds
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:  # "-" or "NA" when psutil could not measure
+        return float("nan")
+
+
+def read_benchmarks(scratch: Path) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """``{stage: {object: (wall s, max_rss MiB, cpu s)}}`` from Snakemake's benchmark TSVs."""
+    out: dict[str, dict[str, tuple[float, float, float]]] = {stage: {} for stage in STAGES}
+    for stage in STAGES:
+        for tsv in sorted((scratch / "results" / "benchmarks" / stage).rglob("*.tsv")):
+            with open(tsv) as handle:
+                row = next(csv.DictReader(handle, delimiter="\t"))
+            out[stage][tsv.stem] = (
+                float(row["s"]),
+                _number(row["max_rss"]),
+                _number(row.get("cpu_time", "")),
+            )
+    return out
+
+
+def stage_table(bench: dict) -> dict:
+    """Per-stage mean wall and CPU seconds and max peak RSS over the objects that finished every
+    stage, and the mean per-object total."""
+    objects = sorted(set.intersection(*(set(bench[s]) for s in STAGES)))
+    table = {}
+    for stage in STAGES:
+        rows = [bench[stage][obj] for obj in objects]
+        if rows:
+            table[stage] = {
+                "mean_s": sum(r[0] for r in rows) / len(rows),
+                "mean_cpu_s": sum(r[2] for r in rows) / len(rows),
+                "max_rss_mib": max(r[1] for r in rows),
+            }
+    totals = [sum(bench[s][obj][0] for s in STAGES) for obj in objects]
+    cpu = [sum(bench[s][obj][2] for s in STAGES) for obj in objects]
+    table["total per object"] = {
+        "mean_s": sum(totals) / len(totals) if totals else float("nan"),
+        "mean_cpu_s": sum(cpu) / len(cpu) if cpu else float("nan"),
+        "max_rss_mib": max((v["max_rss_mib"] for v in table.values()), default=float("nan")),
+        "objects": len(objects),
+    }
+    return table
+
+
+def time_dry_run(repo: Path, scratch: Path, mesh: Path, n_objects: int) -> float:
+    """Seconds of ``snakemake -n`` with ``n_objects`` symlinks to ``mesh`` as raw_dir."""
+    raw = scratch / f"raw{n_objects}"
+    raw.mkdir(parents=True)
+    for index in range(n_objects):
+        (raw / f"obj{index:06d}{mesh.suffix}").symlink_to(mesh.resolve())
+    work = scratch / f"dag{n_objects}"
+    work.mkdir()
+    cmd = [_snakemake(), "-n", "--quiet", "--snakefile", str(repo / "Snakefile")]
+    cmd += ["--directory", str(work), "--configfile", str(repo / "config.yaml")]
+    cmd += ["--cores", "2", "--config", f"raw_dir={raw}"]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=_env(repo), capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"dry run failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}")
+    return seconds
+
+
+def synthetic_metrics(index: int) -> dict:
+    """One plausible metrics record (the keys the evaluate stage writes)."""
+    value = 0.9 + (index % 97) / 1000
+    record = {"object": f"obj{index:06d}", "model": "m", "status": "ok", "error": ""}
+    for split in ("surface", "volume"):
+        for key in ("f1", "precision", "recall", "accuracy", "iou", "mae"):
+            record[f"{split}_{key}"] = value
+    for key in ("chamfer_l1", "chamfer_l2", "hausdorff_95", "hausdorff_max", "train_seconds"):
+        record[key] = value / 100
+    record.update(inference_ms=12.5, inference_points_per_second=4e6, seed=0, n_parameters=10)
+    record.update(train_backend="fast", eval_backend="fast", sign_method="parity")
+    return record
+
+
+def time_aggregate(repo: Path, scratch: Path, n_objects: int) -> float:
+    """Wall seconds of a fresh process aggregating ``n_objects`` metrics files."""
+    folder = scratch / f"metrics{n_objects}"
+    folder.mkdir()
+    for index in range(n_objects):
+        (folder / f"obj{index:06d}.json").write_text(json.dumps(synthetic_metrics(index)))
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", AGGREGATE, str(folder), str(scratch)],
+        env=_env(repo),
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"aggregation failed:\n{proc.stderr[-4000:]}")
+    return seconds
+
+
+def format_results(new: dict, old: dict | None = None) -> str:
+    """Markdown table; with ``old``, side by side and the ratio old / new of wall seconds."""
+    if old:
+        head = "| stage | before s | after s | ratio | before CPU s | after CPU s | before RSS MiB "
+        head += "| after RSS MiB |"
+        lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    else:
+        lines = ["| stage | wall s | CPU s | max RSS MiB |", "|---|---:|---:|---:|"]
+    for stage, row in new["stages"].items():
+        now = f"{row['mean_s']:.2f}", f"{row.get('mean_cpu_s', float('nan')):.2f}"
+        if old:
+            before = old["stages"].get(stage)
+            if before:
+                ratio = f"{before['mean_s'] / row['mean_s']:.2f}x"
+                cpu = f"{before.get('mean_cpu_s', float('nan')):.2f}"
+                was = f"{before['mean_s']:.2f}", ratio, cpu, f"{before['max_rss_mib']:.0f}"
+            else:
+                was = "", "", "", ""
+            lines.append(
+                f"| {stage} | {was[0]} | {now[0]} | {was[1]} | {was[2]} | {now[1]} | {was[3]} | "
+                f"{row['max_rss_mib']:.0f} |"
+            )
+        else:
+            lines.append(f"| {stage} | {now[0]} | {now[1]} | {row['max_rss_mib']:.0f} |")
+    for key, label in (("dry_run_s", "snakemake -n"), ("aggregate_s", "aggregate")):
+        for n, seconds in new.get(key, {}).items():
+            name = f"{label}, {n} objects"
+            if old:
+                before = old.get(key, {}).get(n)
+                was = (f"{before:.2f}", f"{before / seconds:.2f}x") if before else ("", "")
+                lines.append(f"| {name} | {was[0]} | {seconds:.2f} | {was[1]} | | | | |")
+            else:
+                lines.append(f"| {name} | {seconds:.2f} | | |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--raw-dir", type=Path, default=REPO / "data" / "raw")
+    parser.add_argument("--objects", type=int, default=None, help="first N meshes only")
+    parser.add_argument("--configfile", type=Path, default=None, help="default: <repo>/config.yaml")
+    parser.add_argument("--config", nargs="*", default=[], help="snakemake --config overrides")
+    parser.add_argument("--repo", type=Path, default=REPO, help="checkout whose workflow runs")
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--dag-objects", type=int, nargs="*", default=[1000])
+    parser.add_argument("--skip-run", action="store_true", help="only the DAG and aggregation")
+    parser.add_argument(
+        "--summarize",
+        type=Path,
+        default=None,
+        help="read the benchmark TSVs of an earlier (finished or interrupted) --scratch folder "
+        "instead of running the workflow",
+    )
+    parser.add_argument("--scratch", type=Path, default=None, help="kept; default: a temp dir")
+    parser.add_argument("--json", type=Path, default=None, help="write the numbers here")
+    parser.add_argument("--compare", type=Path, default=None, help="an earlier --json output")
+    args = parser.parse_args(argv)
+    repo = args.repo.resolve()
+    with tempfile.TemporaryDirectory(prefix="neusdf-bench-") as tmp:
+        scratch = (args.scratch or Path(tmp)).resolve()
+        scratch.mkdir(parents=True, exist_ok=True)
+        results: dict = {"repo": str(repo), "stages": {}, "dry_run_s": {}, "aggregate_s": {}}
+        meshes = sorted(p for p in args.raw_dir.iterdir() if p.suffix.lower() in SUPPORTED)
+        if args.summarize:
+            results["stages"] = stage_table(read_benchmarks(args.summarize))
+        elif not args.skip_run:
+            objects = link_meshes(args.raw_dir, scratch / "raw", args.objects)
+            configfile = (args.configfile or repo / "config.yaml").resolve()
+            seconds = run_workflow(
+                repo, scratch, scratch / "raw", configfile, args.config, args.cores
+            )
+            results["stages"] = stage_table(read_benchmarks(scratch))
+            results["workflow_wall_s"] = seconds
+            print(f"# workflow: {len(objects)} objects in {seconds:.1f} s wall", file=sys.stderr)
+        for n in args.dag_objects:
+            smallest = min(meshes, key=lambda p: p.stat().st_size)
+            results["dry_run_s"][str(n)] = time_dry_run(repo, scratch, smallest, n)
+            results["aggregate_s"][str(n)] = time_aggregate(repo, scratch, n)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    old = json.loads(args.compare.read_text()) if args.compare else None
+    print(format_results(results, old))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
