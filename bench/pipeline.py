@@ -28,13 +28,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from neusdf.mesh.formats import SUPPORTED_EXTENSIONS
+
 REPO = Path(__file__).resolve().parent.parent
 STAGES = ("normalize", "sample", "train", "extract", "evaluate", "plot")
-SUPPORTED = {".obj", ".ply", ".stl", ".off", ".glb"}
 
 AGGREGATE = """
 import sys, time
 from pathlib import Path
+
+from neusdf.mesh.formats import SUPPORTED_EXTENSIONS
 start = time.perf_counter()
 from neusdf.evaluation.summary import write_summary
 paths = sorted(str(p) for p in Path(sys.argv[1]).glob("*.json"))
@@ -54,7 +57,7 @@ def _snakemake() -> str:
 def link_meshes(raw_dir: Path, dest: Path, n_objects: int | None) -> list[str]:
     """Symlink the first ``n_objects`` meshes of ``raw_dir`` (sorted) into ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
-    meshes = sorted(p for p in raw_dir.iterdir() if p.suffix.lower() in SUPPORTED)
+    meshes = sorted(p for p in raw_dir.iterdir() if p.suffix.lower() in SUPPORTED_EXTENSIONS)
     meshes = meshes[:n_objects] if n_objects else meshes
     for mesh in meshes:
         (dest / mesh.name).symlink_to(mesh.resolve())
@@ -236,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         scratch = (args.scratch or Path(tmp)).resolve()
         scratch.mkdir(parents=True, exist_ok=True)
         results: dict = {"repo": str(repo), "stages": {}, "dry_run_s": {}, "aggregate_s": {}}
-        meshes = sorted(p for p in args.raw_dir.iterdir() if p.suffix.lower() in SUPPORTED)
+        meshes = sorted(
+            p for p in args.raw_dir.iterdir() if p.suffix.lower() in SUPPORTED_EXTENSIONS
+        )
         if args.summarize:
             results["stages"] = stage_table(read_benchmarks(args.summarize))
         elif not args.skip_run:
