@@ -10,7 +10,7 @@ STAMP := $(VENV)/.neusdf-installed
 CORES ?= 2
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install run test lint format bench clean data
+.PHONY: install run compare test lint format bench clean data
 
 install: $(STAMP)
 
@@ -27,6 +27,13 @@ $(STAMP): requirements/base.txt requirements/dev.txt pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=1
+
+# The model comparison (README "Model comparison"): every named model on the meshes in data/raw,
+# then results/models.csv and results/plots/models.png. RAW_DIR=... runs it on other meshes.
+COMPARE_MODELS ?= [hashgrid,hashgrid_small,reference_recipe,mlp,deepsdf,densegrid,exact_grid,exact_grid_small]
+RAW_DIR ?= data/raw
+compare: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 --config 'run_models=$(COMPARE_MODELS)' raw_dir=$(RAW_DIR)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

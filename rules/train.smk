@@ -1,6 +1,7 @@
 rule train:
     input:
         samples="results/samples/{obj}.h5",
+        mesh="results/normalized/{obj}.ply",  # ground truth of kind: exact_grid
         meta="results/normalized/{obj}.json",
     output:
         checkpoint="results/models/{model}/{obj}.pt",
@@ -11,6 +12,7 @@ rule train:
         backend=config["train"]["backend"],
         device=config["train"]["device"],
         seed=config["seed"],
+        sample=config["sample"],
     log:
         "results/logs/train/{model}/{obj}.log",
     benchmark:

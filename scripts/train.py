@@ -22,4 +22,6 @@ with job(
         device=snakemake.params.device,
         seed=snakemake.params.seed,
         threads=snakemake.threads,
+        mesh_path=snakemake.input.mesh,
+        sample_cfg=dict(snakemake.params.sample),
     )

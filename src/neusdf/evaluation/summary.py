@@ -51,6 +51,7 @@ SUMMARY_COLUMNS = [
     "hausdorff_max",
     "normal_consistency",
     "pred_mesh_empty",
+    "kind",
 ]
 
 MEAN_COLUMNS = [

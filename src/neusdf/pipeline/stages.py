@@ -10,6 +10,7 @@ import csv
 import functools
 import logging
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -34,14 +35,14 @@ from neusdf.mesh.points import sample_near_surface, sample_volume
 from neusdf.mesh.samples import SOURCE_SURFACE, SOURCE_VOLUME, PointSet, read_attrs, read_samples
 from neusdf.mesh.samples import write_samples as write_sample_file
 from neusdf.nn.models import (
-    SDFNetwork,
+    build_model,
     count_parameters,
     load_checkpoint,
     predict_sdf,
     resolve_device,
     save_checkpoint,
 )
-from neusdf.nn.training import train_sdf
+from neusdf.nn.training import TrainingResult, train_sdf
 from neusdf.seeding import derive_seed
 
 log = logging.getLogger(__name__)
@@ -190,8 +191,14 @@ def train_object(
     seed: int,
     threads: int | None = None,
     progress: bool = True,
+    mesh_path: str | None = None,
+    sample_cfg: dict | None = None,
 ) -> dict:
-    """Stage 3: fit one network to one object's training set and save a checkpoint.
+    """Stage 3: fit one model to one object's training set and save a checkpoint.
+
+    A model of ``kind: exact_grid`` is not trained: its lattice is filled with the exact ground
+    truth of the normalized mesh ``mesh_path`` (computed as ``sample_cfg = config["sample"]``
+    says), and the time that takes is its training time.
 
     Returns
     -------
@@ -200,34 +207,47 @@ def train_object(
     """
     device = resolve_device(device)
     backend = resolve_backend(backend, device)
-    log.info("training %s with backend=%s on device=%s", model_name, backend, device)
-    train = read_samples(samples_path, "train")
     model_seed = derive_seed(seed, "train", model_name)
     torch.manual_seed(model_seed)
-    model = SDFNetwork(
+    model = build_model(
         model_config, backend=backend, seed=model_seed % 2**31, device=device, threads=threads
     )
-    result = train_sdf(
-        model,
-        train.points,
-        train.sdf,
-        model_config["training"],
-        seed=model_seed,
-        device=device,
-        progress=progress,
+    log.info(
+        "training %s (%s) with backend=%s on device=%s",
+        model_name,
+        model.kind,
+        model.backend,
+        device,
     )
-    n_points = len(train.points) * int(model_config["training"]["epochs"])
+    meta = read_json(meta_path)
+    if model.trainable:
+        train = read_samples(samples_path, "train")
+        result = train_sdf(
+            model,
+            train.points,
+            train.sdf,
+            model_config["training"],
+            seed=model_seed,
+            device=device,
+            progress=progress,
+        )
+        n_points = len(train.points) * int(model_config["training"]["epochs"])
+    else:
+        if mesh_path is None or sample_cfg is None:
+            raise ValueError(f"a {model.kind!r} model needs the normalized mesh and sample config")
+        result = fill_exact_grid(model, mesh_path, meta, sample_cfg)
+        n_points = model.n_table_parameters()
     record = {
         "seconds": result.seconds,
         "steps": result.steps,
         "points_per_second": n_points / max(result.seconds, 1e-9),
         "final_loss": result.history[-1]["loss"] if result.history else float("nan"),
-        "backend": backend,
+        "kind": model.kind,
+        "backend": model.backend,
         "device": device,
         "seed": int(seed),
         "samples_sha256_source": read_attrs(samples_path).get("mesh_sha256"),
     }
-    meta = read_json(meta_path)
     save_checkpoint(
         checkpoint_out,
         model,
@@ -243,6 +263,23 @@ def train_object(
         writer.writerows(result.history)
     log.info("trained in %.2f s (%.3g points/s)", result.seconds, record["points_per_second"])
     return record
+
+
+def fill_exact_grid(model, mesh_path: str, meta: dict, sample_cfg: dict) -> TrainingResult:
+    """Fill an :class:`~neusdf.nn.baselines.ExactGrid` with the exact ground-truth SDF of a
+    normalized mesh (same engine and sign as the samples); its "training" is that computation.
+
+    Returns
+    -------
+    TrainingResult
+        No history; ``seconds`` is the wall time of the lattice's ground truth.
+    """
+    vertices, faces = read_normalized(mesh_path)
+    start = time.perf_counter()
+    model.fill(lambda points: ground_truth_sdf(vertices, faces, meta, sample_cfg, points)[0])
+    seconds = time.perf_counter() - start
+    log.info("exact lattice %d^3 in %.1f s", model.resolution, seconds)
+    return TrainingResult(history=[], seconds=seconds, steps=0)
 
 
 def evaluate_object(
@@ -306,7 +343,7 @@ def evaluate_object(
                 pred_mesh_path, gt_mesh_path, payload["normalization"], geometry_cfg, seed
             )
         )
-    n_enc = model.encoding.params.numel()
+    n_enc = model.n_table_parameters()
     attrs = read_attrs(samples_path)
     training = payload["training"]
     record.update(
@@ -327,9 +364,10 @@ def evaluate_object(
             "train_seconds": float(training["seconds"]),
             "train_points_per_second": float(training["points_per_second"]),
             "final_loss": float(training["final_loss"]),
+            "kind": training.get("kind", "hashgrid"),
             "train_backend": training["backend"],
             "train_device": training["device"],
-            "eval_backend": backend,
+            "eval_backend": model.backend,
             "eval_device": device,
             "threads": int(threads) if threads else torch.get_num_threads(),
             "sample_engine": attrs.get("engine"),
