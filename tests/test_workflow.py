@@ -203,6 +203,12 @@ def test_make_compare_runs_every_named_model(tmp_path):
     )  # fmt: skip
     line = [ln for ln in make.stdout.splitlines() if "snakemake" in ln][-1]
     assert "--config 'run_models=[" + ",".join(COMPARE_MODELS) + "]'" in line
+    subset = "[hashgrid,hashgrid_small,exact_grid,exact_grid_small]"
+    make = subprocess.run(
+        ["make", "--dry-run", "--always-make", "compare", venv, f"COMPARE_MODELS={subset}"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert f"--config 'run_models={subset}'" in make.stdout
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     assert config["run_models"] == ["hashgrid"]  # the default run stays short
     assert set(COMPARE_MODELS) <= set(config["models"])
