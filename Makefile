@@ -16,7 +16,7 @@ SLURM_DIR ?= /tmp/neusdf-slurm
 # 1: a SLURM that cannot be installed or started is reported and skipped (exit 0), as in CI
 SLURM_UP_OPTIONAL ?= 0
 
-.PHONY: install run test test-cluster lint format bench bench-pipeline clean data
+.PHONY: install run compare test test-cluster lint format bench bench-pipeline clean data
 
 install: $(STAMP)
 
@@ -33,6 +33,13 @@ $(STAMP): requirements/base.txt requirements/dev.txt pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=1
+
+# The model comparison (README "Model comparison"): every named model on the meshes in data/raw,
+# then results/models.csv and results/plots/models.png. RAW_DIR=... runs it on other meshes.
+COMPARE_MODELS ?= [hashgrid,hashgrid_small,reference_recipe,mlp,deepsdf,densegrid,exact_grid,exact_grid_small]
+RAW_DIR ?= data/raw
+compare: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 --config 'run_models=$(COMPARE_MODELS)' raw_dir=$(RAW_DIR)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

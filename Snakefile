@@ -31,6 +31,7 @@ include: "rules/extract.smk"
 include: "rules/evaluate.smk"
 include: "rules/aggregate.smk"
 include: "rules/plot.smk"
+include: "rules/compare.smk"
 
 
 rule all:
@@ -38,6 +39,8 @@ rule all:
         "results/summary.csv",
         "results/summary.md",
         "results/plots/summary.png",
+        "results/models.csv",
+        "results/plots/models.png",
         all_plots,
     default_target: True
 

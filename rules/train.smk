@@ -1,6 +1,7 @@
 rule train:
     input:
         samples=rules.sample.output.samples,
+        mesh=rules.normalize.output.mesh,  # ground truth of kind: exact_grid
         meta=rules.normalize.output.meta,
     output:
         checkpoint="results/models/{model}/{obj}.pt",
@@ -10,6 +11,7 @@ rule train:
         model=model_config,
         compute=COMPUTE["train"],
         seed=config["seed"],
+        sample=config["sample"],
     log:
         "results/logs/train/{model}/{obj}.log",
     benchmark:

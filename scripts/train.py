@@ -16,4 +16,6 @@ with job(snakemake.log[0], snakemake.params.failure, stage="train", object=obj, 
         model_config=dict(snakemake.params.model),
         compute=Compute(**snakemake.params.compute),
         seed=snakemake.params.seed,
+        mesh_path=snakemake.input.mesh,
+        sample_cfg=dict(snakemake.params.sample),
     )

@@ -59,3 +59,37 @@ def tiny_model_config() -> dict:
 def sphere_sdf(points: np.ndarray, radius: float) -> np.ndarray:
     """Closed-form SDF of a sphere at the origin (negative inside)."""
     return np.linalg.norm(points, axis=1) - radius
+
+
+# One tiny configuration per model kind (tests/test_model_kinds.py, the comparison workflow test).
+_TINY_TRAINING = {
+    "epochs": 3,
+    "batch_size": 1024,
+    "loss": "mape",
+    "mape_eps": 0.01,
+    "lr_encoding": 0.01,
+    "lr_network": 0.01,
+    "betas": [0.9, 0.99],
+    "eps": 1e-15,
+}
+_TINY_KINDS = {
+    "hashgrid": {"kind": "hashgrid", **{k: v for k, v in TINY_MODEL.items()}},
+    "mlp": {
+        "kind": "mlp",
+        "network": {"n_neurons": 32, "n_hidden_layers": 2},
+        "training": dict(_TINY_TRAINING),
+    },
+    "deepsdf": {
+        "kind": "deepsdf",
+        "network": {"n_neurons": 32, "n_layers": 4, "skip_layer": 2, "output_tanh": True},
+        "training": {**_TINY_TRAINING, "loss": "clamped_l1", "clamp_delta": 0.1},
+    },
+    "densegrid": {
+        "kind": "densegrid",
+        "grid": {"resolution": 16},
+        "training": dict(_TINY_TRAINING),
+    },
+    "exact_grid": {"kind": "exact_grid", "grid": {"resolution": 16}},
+}
+# Every key a kind does not give takes its schema default, as in the pipeline.
+TINY_KINDS = {kind: model_config(config) for kind, config in _TINY_KINDS.items()}

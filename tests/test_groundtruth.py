@@ -329,3 +329,14 @@ def test_multibody_and_box_of_bodies_enclose_volume(shared_meshes):
     for name in ("trimesh__multibody.stl", "trimesh__box.STL", "trimesh__teapot.stl"):
         vertices, faces = normalized_shared(shared_meshes, name)
         assert gt.encloses_volume(vertices, faces), name
+
+
+def test_closest_point_on_degenerate_triangles_matches_the_reference():
+    # Zero-length edges and collapsed triangles (marching cubes can emit them): no division
+    # by zero, and the same answer as the naive reference.
+    vertices = np.array([[0, 0, 0], [0, 0, 0], [1, 0, 0], [2, 0, 0], [0.5, 1, 0]], dtype=float)
+    faces = np.array([[0, 1, 2], [1, 2, 3], [0, 0, 0], [2, 3, 4]])
+    points = np.random.default_rng(0).normal(size=(500, 3))
+    fast = gt.closest_point(gt.build_tree(vertices, faces), points)
+    naive = gt.closest_point_naive(vertices, faces, points)
+    np.testing.assert_allclose(fast.distance, naive.distance, atol=1e-12)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import REPO, TINY_MODEL
+from tests.conftest import REPO, TINY_KINDS, TINY_MODEL
 
 pytestmark = pytest.mark.slow
 
@@ -157,6 +157,7 @@ def test_workflow_end_to_end_and_incremental_rebuilds(workdir):
         "plot_slices": 2,
         "aggregate": 1,
         "plot_summary": 1,
+        "compare_models": 1,
     }
     assert planned_jobs(workdir) == {"train": 2, **after_training}
 
@@ -177,6 +178,7 @@ def test_workflow_end_to_end_and_incremental_rebuilds(workdir):
         "plot_slices": 1,
         "aggregate": 1,
         "plot_summary": 1,
+        "compare_models": 1,
     }
 
 
@@ -199,3 +201,73 @@ def test_bad_config_stops_before_any_job_naming_the_key(workdir):
     assert proc.returncode != 0
     assert "near_surface_std" in proc.stderr + proc.stdout
     assert not (workdir / "results").exists()
+
+
+COMPARE_MODELS = [
+    "hashgrid",
+    "hashgrid_small",
+    "reference_recipe",
+    "mlp",
+    "deepsdf",
+    "densegrid",
+    "exact_grid",
+    "exact_grid_small",
+]
+
+
+def test_make_compare_runs_every_named_model(tmp_path):
+    """`make compare`'s snakemake command, as a dry run on the real config.yaml: every named
+    model is trained, extracted, evaluated and plotted for every mesh, then compared."""
+    venv = "VENV=" + str(Path(sys.executable).parent.parent)
+    make = subprocess.run(
+        ["make", "--dry-run", "--always-make", "compare", venv],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    line = [ln for ln in make.stdout.splitlines() if "snakemake" in ln][-1]
+    assert "--config 'run_models=[" + ",".join(COMPARE_MODELS) + "]'" in line
+    subset = "[hashgrid,hashgrid_small,exact_grid,exact_grid_small]"
+    make = subprocess.run(
+        ["make", "--dry-run", "--always-make", "compare", venv, f"COMPARE_MODELS={subset}"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert f"--config 'run_models={subset}'" in make.stdout
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert config["run_models"] == ["hashgrid"]  # the default run stays short
+    assert set(COMPARE_MODELS) <= set(config["models"])
+    raw = tmp_path / "data" / "raw"
+    raw.mkdir(parents=True)
+    shutil.copy(REPO / "data" / "raw" / "sphere.obj", raw / "sphere.obj")
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    proc = run_snakemake(
+        tmp_path, "--dry-run", "--config", "run_models=[" + ",".join(COMPARE_MODELS) + "]"
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = proc.stdout + proc.stderr
+    for rule in ("train", "extract", "evaluate", "plot_slices"):
+        assert re.search(rf"^{rule}\s+8$", text, re.MULTILINE), rule
+    assert re.search(r"^compare_models\s+1$", text, re.MULTILINE)
+
+
+def test_comparison_of_two_model_kinds(workdir):
+    """Two tiny models of different kinds through the real workflow: models.csv has one row per
+    model with its kind, bytes and spread; models.png is drawn. One mesh keeps it short."""
+    (workdir / "data" / "raw" / "torus.ply").unlink()
+    config = copy.deepcopy(TINY_CONFIG)
+    config["models"] = {"tiny": TINY_MODEL, "tiny_exact": TINY_KINDS["exact_grid"]}
+    config["run_models"] = ["tiny_exact", "tiny"]
+    write_config(workdir, config)
+    proc = run_snakemake(workdir)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    table = pd.read_csv(workdir / "results" / "models.csv")
+    assert list(table["model"]) == ["tiny_exact", "tiny"]
+    assert list(table["kind"]) == ["exact_grid", "hashgrid"]
+    assert list(table["objects"]) == [1, 1]
+    assert (table["surface_f1_min"] <= table["surface_f1_mean"]).all()
+    assert (table["surface_f1_mean"] <= table["surface_f1_max"]).all()
+    assert table.loc[0, "n_parameters"] == 16**3
+    summary = pd.read_csv(workdir / "results" / "summary.csv")
+    bytes_exact = summary.loc[summary["model"] == "tiny_exact", "checkpoint_bytes"].mean()
+    assert table.loc[0, "checkpoint_bytes"] == bytes_exact
+    assert (workdir / "results" / "plots" / "models.png").stat().st_size > 10_000
+    assert (workdir / "results" / "meshes" / "tiny_exact" / "sphere.ply").stat().st_size > 0
+    assert (workdir / "results" / "plots" / "tiny_exact" / "sphere.png").is_file()

@@ -65,7 +65,10 @@ def coerce_types(value, schema: dict, root: dict | None = None):
 
 def fill_defaults(value: dict, schema: dict, root: dict | None = None) -> dict:
     """A copy of ``value`` with every missing key that has a schema default filled in,
-    recursively (objects with a default of ``{}`` are created and filled)."""
+    recursively (objects with a default of ``{}`` are created and filled), through ``$ref``s and
+    the branch of each ``allOf`` ``if``/``then``/``else`` that applies (per-kind model keys)."""
+    import jsonschema
+
     root = schema if root is None else root
     schema = _resolve(schema, root)
     out = copy.deepcopy(value)
@@ -75,6 +78,12 @@ def fill_defaults(value: dict, schema: dict, root: dict | None = None) -> dict:
             out[key] = copy.deepcopy(sub["default"])
         if isinstance(out.get(key), dict):
             out[key] = fill_defaults(out[key], sub, root)
+    for part in schema.get("allOf", []):
+        part = _resolve(part, root)
+        if "if" in part:
+            holds = jsonschema.Draft202012Validator(part["if"]).is_valid(out)
+            part = part.get("then" if holds else "else", {})
+        out = fill_defaults(out, part, root)
     return out
 
 

@@ -67,6 +67,9 @@ METRICS: tuple[Metric, ...] = (
         "normal_consistency", "mean \\|cos\\| between sample and nearest-face normals", "[0, 1]"
     ),
     Metric("pred_mesh_empty", "the zero level set is empty (geometric metrics are NaN)"),
+    Metric(
+        "kind", "model family: `hashgrid`, `mlp`, `deepsdf`, `densegrid`, `exact_grid`", text=True
+    ),
     # In the JSON only.
     Metric("surface_n", f"number of {_NEAR}", summary=False),
     Metric("volume_n", f"number of {_UNIFORM}", summary=False),

@@ -60,7 +60,8 @@ def closest_point_on_triangle(px, py, pz, tri):
     # Region of edge AB.
     vc = d1 * d4 - d3 * d2
     if vc <= 0.0 and d1 >= 0.0 and d3 <= 0.0:
-        t = d1 / (d1 - d3)
+        # A zero-length edge (degenerate triangle) makes the denominator 0: its point is A.
+        t = d1 / (d1 - d3) if d1 != d3 else 0.0
         return ax + t * abx, ay + t * aby, az + t * abz
 
     # Region of vertex C.
@@ -73,13 +74,14 @@ def closest_point_on_triangle(px, py, pz, tri):
     # Region of edge AC.
     vb = d5 * d2 - d1 * d6
     if vb <= 0.0 and d2 >= 0.0 and d6 <= 0.0:
-        t = d2 / (d2 - d6)
+        t = d2 / (d2 - d6) if d2 != d6 else 0.0
         return ax + t * acx, ay + t * acy, az + t * acz
 
     # Region of edge BC.
     va = d3 * d6 - d5 * d4
     if va <= 0.0 and (d4 - d3) >= 0.0 and (d5 - d6) >= 0.0:
-        t = (d4 - d3) / ((d4 - d3) + (d5 - d6))
+        denom_bc = (d4 - d3) + (d5 - d6)
+        t = (d4 - d3) / denom_bc if denom_bc != 0.0 else 0.0
         return bx + t * (cx - bx), by + t * (cy - by), bz + t * (cz - bz)
 
     # Face interior: barycentrics (v, w) of the closest point.

@@ -1,4 +1,5 @@
-"""The training loop: shuffled mini-batches, MAPE or L1 loss, Adam, a progress bar, a history."""
+"""The training loop: shuffled mini-batches, MAPE / L1 / clamped-L1 loss, each model's own
+optimizers, a progress bar, a history. One loop for every trainable model kind."""
 
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ import numpy as np
 import torch
 
 from neusdf.mesh.samples import SOURCE_SURFACE
-from neusdf.nn.models import SDFNetwork
 from neusdf.progress import progress as progress_reporter
 
 log = logging.getLogger(__name__)
 
-LOSSES = ("mape", "l1")
+LOSSES = ("mape", "l1", "clamped_l1")
 SCHEDULES = ("constant", "cosine")
 
 
@@ -43,12 +43,26 @@ def set_lr(optimizer, lr: float) -> None:
         optimizer.lr = lr
 
 
-def sdf_loss(pred: torch.Tensor, target: torch.Tensor, kind: str, mape_eps: float) -> torch.Tensor:
-    """Mean loss over a batch.
+def sdf_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    kind: str,
+    mape_eps: float,
+    clamp_delta: float = 0.1,
+) -> torch.Tensor:
+    """Mean loss over a batch of (B,) predictions and targets.
 
     ``mape``: ``|pred - target| / (|target| + mape_eps)`` (relative error, so points near the
-    surface, where the sign is decided, weigh most); ``l1``: ``|pred - target|``.
+    surface, where the sign is decided, weigh most); ``l1``: ``|pred - target|``;
+    ``clamped_l1``: ``|clamp(pred, ±delta) - clamp(target, ±delta)|`` (DeepSDF's loss: only the
+    band |SDF| < delta around the surface is fitted exactly).
     """
+    if kind == "clamped_l1":
+        return (
+            (pred.clamp(-clamp_delta, clamp_delta) - target.clamp(-clamp_delta, clamp_delta))
+            .abs()
+            .mean()
+        )
     err = (pred - target).abs()
     if kind == "mape":
         return (err / (target.abs() + mape_eps)).mean()
@@ -141,7 +155,7 @@ class TrainingResult:
 
 
 def train_sdf(
-    model: SDFNetwork,
+    model: torch.nn.Module,
     points: np.ndarray,
     sdf: np.ndarray,
     training_config: dict,
@@ -154,15 +168,17 @@ def train_sdf(
 
     Parameters
     ----------
-    model : SDFNetwork
-        Freshly built model (its encoding provides its own optimiser, sparse on the fast path).
+    model : torch.nn.Module
+        Freshly built model of any trainable kind (:func:`neusdf.nn.models.build_model`); its
+        ``make_optimizers`` gives the optimisers (the hash grid's is sparse on the fast path).
     points : (N, 3) float32
         Training points, normalized frame.
     sdf : (N,) float32
         Ground-truth signed distances, negative inside.
     training_config : dict
-        Keys ``epochs``, ``batch_size``, ``loss`` ("mape"|"l1"), ``mape_eps``, ``lr_encoding``,
-        ``lr_network``, ``betas`` (2 floats), ``eps``, ``lr_schedule`` ("constant"|"cosine"),
+        Keys ``epochs``, ``batch_size``, ``loss`` ("mape"|"l1"|"clamped_l1"), ``mape_eps``,
+        ``clamp_delta`` (clamped_l1 only), ``lr_encoding`` / ``lr_network`` (as the model uses
+        them), ``betas`` (2 floats), ``eps``, ``lr_schedule`` ("constant"|"cosine"),
         ``lr_final_factor``, ``points_per_epoch`` (int or None: all points), ``surface_fraction``
         (float or None: the file's mix); see :func:`epoch_indices`. All keys are required (the
         schema, ``neusdf/schemas/model.schema.yaml``, holds the defaults).
@@ -184,16 +200,15 @@ def train_sdf(
     batch_size = int(training_config["batch_size"])
     loss_kind = training_config["loss"]
     mape_eps = float(training_config["mape_eps"])
-    betas = tuple(float(b) for b in training_config["betas"])
-    eps = float(training_config["eps"])
-    lr_encoding = float(training_config["lr_encoding"])
-    lr_network = float(training_config["lr_network"])
+    # DeepSDF's clamp: a key of the clamped_l1 loss only.
+    clamp_delta = float(training_config["clamp_delta"]) if loss_kind == "clamped_l1" else 0.0
     schedule = training_config["lr_schedule"]
     final_factor = float(training_config["lr_final_factor"])
     points_per_epoch = training_config["points_per_epoch"]
     surface_fraction = training_config["surface_fraction"]
-    opt_encoding = model.encoding.make_optimizer(lr=lr_encoding, betas=betas, eps=eps)
-    opt_network = torch.optim.Adam(model.network.parameters(), lr=lr_network, betas=betas, eps=eps)
+    optimizers = model.make_optimizers(training_config)
+    if not optimizers:
+        raise ValueError(f"a {model.kind!r} model has nothing to train")
     points_t = torch.as_tensor(points, dtype=torch.float32).to(device)
     sdf_t = torch.as_tensor(sdf, dtype=torch.float32).to(device)
     n = len(points_t)
@@ -211,16 +226,16 @@ def train_sdf(
         for begin in range(0, n_epoch, batch_size):
             if schedule != "constant":
                 factor = lr_factor(result.steps, epochs * steps_per_epoch, schedule, final_factor)
-                set_lr(opt_encoding, lr_encoding * factor)
-                set_lr(opt_network, lr_network * factor)
+                for optimizer, base_lr in optimizers:
+                    set_lr(optimizer, base_lr * factor)
             idx = order[begin : begin + batch_size]
             pred = model(points_t[idx])
-            loss = sdf_loss(pred, sdf_t[idx], loss_kind, mape_eps)
+            loss = sdf_loss(pred, sdf_t[idx], loss_kind, mape_eps, clamp_delta)
             loss.backward()
-            opt_encoding.step()
-            opt_network.step()
-            opt_encoding.zero_grad()
-            opt_network.zero_grad(set_to_none=True)
+            for optimizer, _ in optimizers:
+                optimizer.step()
+            for optimizer, _ in optimizers:
+                optimizer.zero_grad()
             loss_sum += loss.detach()
             result.steps += 1
             bar.update(1)

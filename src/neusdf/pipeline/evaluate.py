@@ -135,7 +135,7 @@ def evaluate_object(
         )
     )
     n_total = sum(p.numel() for p in model.parameters())
-    n_encoding = int(model.encoding.params.numel())
+    n_encoding = model.n_table_parameters()
     attrs = read_attrs(samples_path)
     training = payload["training"]
     record.update(
@@ -151,9 +151,10 @@ def evaluate_object(
             "train_seconds": float(training["seconds"]),
             "train_points_per_second": float(training["points_per_second"]),
             "final_loss": float(training["final_loss"]),
+            "kind": training.get("kind", "hashgrid"),  # checkpoints from before kinds existed
             "train_backend": training["backend"],
             "train_device": training["device"],
-            "eval_backend": compute.backend,
+            "eval_backend": model.backend,
             "eval_device": compute.device,
             "threads": compute.threads,
             "sample_engine": attrs.get("engine"),

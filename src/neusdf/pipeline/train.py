@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import time
 
 from neusdf.io import atomic_path, read_json
 from neusdf.mesh.samples import read_attrs, read_samples
@@ -26,8 +27,14 @@ def train_object(
     compute: Compute,
     seed: int,
     progress: bool = True,
+    mesh_path: str | None = None,
+    sample_cfg: dict | None = None,
 ) -> dict:
     """Fit the named model to the object's training points; write the checkpoint and history.
+
+    A model of ``kind: exact_grid`` is not trained: its lattice is filled with the exact ground
+    truth of the normalized mesh ``mesh_path`` (computed as ``sample_cfg = config["sample"]``
+    says), and the time that takes is its training time.
 
     Parameters
     ----------
@@ -43,6 +50,10 @@ def train_object(
         The config seed (the model's own seed is derived from it and the model name).
     progress : bool
         Progress bar on a terminal, periodic log lines otherwise.
+    mesh_path : str, optional
+        The normalized mesh (exact grids only).
+    sample_cfg : dict, optional
+        ``config["sample"]`` (exact grids only).
 
     Returns
     -------
@@ -51,40 +62,51 @@ def train_object(
     """
     import torch
 
-    from neusdf.nn.models import SDFNetwork, save_checkpoint
+    from neusdf.nn.models import build_model, save_checkpoint
     from neusdf.nn.training import train_sdf
 
     compute = compute.resolved()
-    log.info(
-        "training %s with backend=%s on device=%s", model_name, compute.backend, compute.device
-    )
-    train = read_samples(samples_path, "train")
     model_seed = derive_seed(seed, "train", model_name)
     torch.manual_seed(model_seed)
-    model = SDFNetwork(
+    model = build_model(
         model_config,
         backend=compute.backend,
         seed=model_seed % 2**31,
         device=compute.device,
         threads=compute.threads,
     )
-    result = train_sdf(
-        model,
-        train.points,
-        train.sdf,
-        model_config["training"],
-        seed=model_seed,
-        device=compute.device,
-        progress=progress,
-        source=train.source,
+    log.info(
+        "training %s (%s): backend=%s, device=%s",
+        model_name,
+        model.kind,
+        model.backend,
+        compute.device,
     )
-    n_points = sum(row["points"] for row in result.history)
+    if model.trainable:
+        train = read_samples(samples_path, "train")
+        result = train_sdf(
+            model,
+            train.points,
+            train.sdf,
+            model_config["training"],
+            seed=model_seed,
+            device=compute.device,
+            progress=progress,
+            source=train.source,
+        )
+        n_points = sum(row["points"] for row in result.history)
+    else:
+        if mesh_path is None or sample_cfg is None:
+            raise ValueError(f"a {model.kind!r} model needs the normalized mesh and sample config")
+        result = fill_exact_grid(model, mesh_path, meta_path, sample_cfg, compute.threads)
+        n_points = model.n_table_parameters()
     record = {
         "seconds": result.seconds,
         "steps": result.steps,
         "points_per_second": n_points / max(result.seconds, 1e-9),
         "final_loss": result.history[-1]["loss"] if result.history else float("nan"),
-        "backend": compute.backend,
+        "kind": model.kind,
+        "backend": model.backend,
         "device": compute.device,
         "seed": int(seed),
         "samples_sha256_source": read_attrs(samples_path).get("mesh_sha256"),
@@ -102,3 +124,22 @@ def train_object(
         writer.writerows(result.history)
     log.info("trained in %.2f s (%.3g points/s)", result.seconds, record["points_per_second"])
     return record
+
+
+def fill_exact_grid(model, mesh_path: str, meta_path: str, sample_cfg: dict, threads: int):
+    """Fill an :class:`~neusdf.nn.baselines.ExactGrid` with the exact ground-truth SDF of a
+    normalized mesh (same engine and sign as the samples); its "training" is that computation.
+
+    Returns
+    -------
+    TrainingResult
+        No history; ``seconds`` is the wall time of the lattice's ground truth.
+    """
+    from neusdf.nn.training import TrainingResult
+    from neusdf.pipeline.sample import ground_truth
+
+    start = time.perf_counter()
+    model.fill(ground_truth(mesh_path, meta_path, sample_cfg, threads))
+    seconds = time.perf_counter() - start
+    log.info("exact lattice %d^3 in %.1f s", model.resolution, seconds)
+    return TrainingResult(history=[], seconds=seconds, steps=0)

@@ -1,0 +1,31 @@
+# The model comparison (issue 11): results/summary.csv -> one row per model, and its figure.
+# Always made, even for one model; `make compare` runs every named model.
+
+
+rule compare_models:
+    input:
+        summary="results/summary.csv",
+    output:
+        csv=report(
+            "results/models.csv",
+            caption="../report/models_table.rst",
+            category="Model comparison",
+            labels={"table": "models.csv"},
+        ),
+        png=report(
+            "results/plots/models.png",
+            caption="../report/models.rst",
+            category="Model comparison",
+            labels={"figure": "surface F1 vs bytes and time"},
+        ),
+    params:
+        models=MODELS,
+    log:
+        "results/logs/compare_models.log",
+    benchmark:
+        "results/benchmarks/compare_models.tsv"
+    threads: 1
+    conda:
+        "../envs/neusdf.yaml"
+    script:
+        "../scripts/compare_models.py"
