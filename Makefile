@@ -44,6 +44,7 @@ compare: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile rules/
 	$(BIN)/snakemake --lint --cores 1
 
 test: lint
@@ -67,6 +68,7 @@ test-cluster: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+	$(BIN)/snakefmt Snakefile rules/
 
 bench: $(STAMP)
 	$(PY) bench/hashgrid.py

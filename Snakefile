@@ -35,6 +35,7 @@ include: "rules/compare.smk"
 
 
 rule all:
+    default_target: True
     input:
         "results/summary.csv",
         "results/summary.md",
@@ -42,7 +43,6 @@ rule all:
         "results/models.csv",
         "results/plots/models.png",
         all_plots,
-    default_target: True
 
 
 # With --keep-going, failed objects must still appear in the summary (status, stage, reason).

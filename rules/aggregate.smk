@@ -1,9 +1,6 @@
 rule aggregate:
     input:
         all_metrics,
-    params:
-        failures=failure_records,
-        models=MODELS,
     output:
         csv=report(
             "results/summary.csv",
@@ -16,8 +13,11 @@ rule aggregate:
         "results/logs/aggregate.log",
     benchmark:
         "results/benchmarks/aggregate.tsv"
-    threads: 1
     conda:
         "../envs/neusdf.yaml"
+    threads: 1
+    params:
+        failures=failure_records,
+        models=MODELS,
     script:
         "../scripts/aggregate.py"

@@ -11,7 +11,6 @@ from neusdf.pipeline.compute import Compute
 from neusdf.pipeline.discovery import discover_objects
 from neusdf.pipeline.jobs import find_failure_records
 
-
 # Nested --config values arrive as strings ('2'): give them their schema types first.
 config.update(coerce_types(config, load_schema(CONFIG_SCHEMA)))
 validate(config, "../src/neusdf/schemas/config.schema.yaml")
@@ -57,7 +56,9 @@ def model_config(wildcards):
 
 def all_metrics(wildcards):
     """Every (model, object) metrics file the summary is built from."""
-    return expand("results/metrics/{model}/{obj}.json", model=MODELS, obj=sorted(OBJECTS))
+    return expand(
+        "results/metrics/{model}/{obj}.json", model=MODELS, obj=sorted(OBJECTS)
+    )
 
 
 def all_plots(wildcards):
@@ -89,4 +90,7 @@ def write_summary_after_failures():
         failure_paths=failures,
         models=MODELS,
     )
-    print(f"neusdf: {len(failures)} failed job(s) listed in results/summary.csv", file=sys.stderr)
+    print(
+        f"neusdf: {len(failures)} failed job(s) listed in results/summary.csv",
+        file=sys.stderr,
+    )

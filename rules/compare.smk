@@ -18,14 +18,14 @@ rule compare_models:
             category="Model comparison",
             labels={"figure": "surface F1 vs bytes and time"},
         ),
-    params:
-        models=MODELS,
     log:
         "results/logs/compare_models.log",
     benchmark:
         "results/benchmarks/compare_models.tsv"
-    threads: 1
     conda:
         "../envs/neusdf.yaml"
+    threads: 1
+    params:
+        models=MODELS,
     script:
         "../scripts/compare_models.py"

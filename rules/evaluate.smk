@@ -7,22 +7,22 @@ rule evaluate:
         gt_mesh=rules.normalize.output.mesh,
     output:
         metrics="results/metrics/{model}/{obj}.json",
+    log:
+        "results/logs/evaluate/{model}/{obj}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{model}/{obj}.tsv"
+    group:
+        OBJECT_GROUP
+    conda:
+        "../envs/neusdf.yaml"
+    threads: COMPUTE["evaluate"]["threads"]
+    resources:
+        gpu=1,
     params:
         failure="results/failures/evaluate/{model}/{obj}.json",
         evaluate=config["evaluate"],
         compute=COMPUTE["evaluate"],
         geometry=config["geometry"],
         seed=config["seed"],
-    log:
-        "results/logs/evaluate/{model}/{obj}.log",
-    benchmark:
-        "results/benchmarks/evaluate/{model}/{obj}.tsv"
-    threads: COMPUTE["evaluate"]["threads"]
-    resources:
-        gpu=1,
-    group:
-        OBJECT_GROUP
-    conda:
-        "../envs/neusdf.yaml"
     script:
         "../scripts/evaluate.py"

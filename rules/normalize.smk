@@ -4,17 +4,17 @@ rule normalize:
     output:
         mesh="results/normalized/{obj}.ply",
         meta="results/normalized/{obj}.json",
-    params:
-        failure="results/failures/normalize/{obj}.json",
-        half_extent=config["normalize"]["half_extent"],
     log:
         "results/logs/normalize/{obj}.log",
     benchmark:
         "results/benchmarks/normalize/{obj}.tsv"
-    threads: 1
     group:
         OBJECT_GROUP
     conda:
         "../envs/neusdf.yaml"
+    threads: 1
+    params:
+        failure="results/failures/normalize/{obj}.json",
+        half_extent=config["normalize"]["half_extent"],
     script:
         "../scripts/normalize.py"

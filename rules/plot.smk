@@ -11,22 +11,22 @@ rule plot_slices:
             subcategory="{model}",
             labels={"model": "{model}", "object": "{obj}"},
         ),
+    log:
+        "results/logs/plot/{model}/{obj}.log",
+    benchmark:
+        "results/benchmarks/plot/{model}/{obj}.tsv"
+    group:
+        OBJECT_GROUP
+    conda:
+        "../envs/neusdf.yaml"
+    threads: COMPUTE["plot"]["threads"]
+    resources:
+        gpu=1,
     params:
         failure="results/failures/plot/{model}/{obj}.json",
         plot=config["plot"],
         compute=COMPUTE["plot"],
         sample=config["sample"],
-    log:
-        "results/logs/plot/{model}/{obj}.log",
-    benchmark:
-        "results/benchmarks/plot/{model}/{obj}.tsv"
-    threads: COMPUTE["plot"]["threads"]
-    resources:
-        gpu=1,
-    group:
-        OBJECT_GROUP
-    conda:
-        "../envs/neusdf.yaml"
     script:
         "../scripts/plot_slices.py"
 
@@ -45,8 +45,8 @@ rule plot_summary:
         "results/logs/plot_summary.log",
     benchmark:
         "results/benchmarks/plot_summary.tsv"
-    threads: 1
     conda:
         "../envs/neusdf.yaml"
+    threads: 1
     script:
         "../scripts/plot_summary.py"

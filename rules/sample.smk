@@ -4,18 +4,18 @@ rule sample:
         meta=rules.normalize.output.meta,
     output:
         samples="results/samples/{obj}.h5",
-    params:
-        failure="results/failures/sample/{obj}.json",
-        sample=config["sample"],
-        seed=config["seed"],
     log:
         "results/logs/sample/{obj}.log",
     benchmark:
         "results/benchmarks/sample/{obj}.tsv"
-    threads: COMPUTE["sample"]["threads"]
     group:
         OBJECT_GROUP
     conda:
         "../envs/neusdf.yaml"
+    threads: COMPUTE["sample"]["threads"]
+    params:
+        failure="results/failures/sample/{obj}.json",
+        sample=config["sample"],
+        seed=config["seed"],
     script:
         "../scripts/sample.py"

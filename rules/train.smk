@@ -6,22 +6,22 @@ rule train:
     output:
         checkpoint="results/models/{model}/{obj}.pt",
         history="results/models/{model}/{obj}.history.csv",
+    log:
+        "results/logs/train/{model}/{obj}.log",
+    benchmark:
+        "results/benchmarks/train/{model}/{obj}.tsv"
+    group:
+        OBJECT_GROUP
+    conda:
+        "../envs/neusdf.yaml"
+    threads: COMPUTE["train"]["threads"]
+    resources:
+        gpu=1,
     params:
         failure="results/failures/train/{model}/{obj}.json",
         model=model_config,
         compute=COMPUTE["train"],
         seed=config["seed"],
         sample=config["sample"],
-    log:
-        "results/logs/train/{model}/{obj}.log",
-    benchmark:
-        "results/benchmarks/train/{model}/{obj}.tsv"
-    threads: COMPUTE["train"]["threads"]
-    resources:
-        gpu=1,
-    group:
-        OBJECT_GROUP
-    conda:
-        "../envs/neusdf.yaml"
     script:
         "../scripts/train.py"
