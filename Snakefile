@@ -21,6 +21,7 @@ localrules:
     all,
     aggregate,
     plot_summary,
+    compare_models,
 
 
 include: "rules/common.smk"

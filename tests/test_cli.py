@@ -138,7 +138,7 @@ def test_check_reports_what_the_pipeline_does_and_exits_1_on_failures(tmp_path):
     )
     with open(out, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 18
+    assert len(rows) == 19
     assert {r["path"] for r in rows if r["accepted"] == "False"} == {
         f"tests/bad_inputs/{name}" for name in
         ("empty.obj", "random_bytes.obj", "point_cloud.ply", "nan_vertex.obj", "inf_vertex.off",

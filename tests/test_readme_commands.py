@@ -43,7 +43,8 @@ def readme_commands() -> list[str]:
 
 def runnable(command: str, scratch: Path) -> tuple[list[str], Path] | str:
     """The argv and folder that check ``command``, or the reason it is checked elsewhere."""
-    argv = shlex.split(command)
+    # Placeholders (<folder ...>) stand for a real input: the default meshes.
+    argv = shlex.split(re.sub(r"<[^>]*>", "data/raw", command))
     if argv[0].startswith(".venv/bin/"):
         argv[0] = argv[0].removeprefix(".venv/bin/")
     tool = argv[0]
@@ -73,7 +74,9 @@ def runnable(command: str, scratch: Path) -> tuple[list[str], Path] | str:
         # Generators write into the folder they are given: point them at the scratch folder.
         return [sys.executable, *argv[1:3], str(scratch / "out")], REPO
     if tool == "neusdf":
-        return [sys.executable, "-m", "neusdf.cli", argv[1], "--help"], REPO
+        # A placeholder subcommand (COMMAND) stands for all of them: the top-level help.
+        sub = [] if argv[1].isupper() else [argv[1]]
+        return [sys.executable, "-m", "neusdf.cli", *sub, "--help"], REPO
     if tool == "pip":
         return "installs from the network; the packages it names are pinned in requirements/"
     if tool == "source":

@@ -19,8 +19,13 @@ from tests.conftest import REPO
 from tests.test_workflow import SNAKEMAKE, TINY_CONFIG
 
 PER_OBJECT_RULES = ("normalize", "sample", "train", "extract", "plot_slices", "evaluate")
-LOCAL_RULES = {"all", "aggregate", "plot_summary"}
-
+# The Snakefile's `localrules:` (run on the submitting machine, never submitted).
+LOCAL_RULES = set(
+    re.search(r"^localrules:\n((?:    \w+,\n)+)", (REPO / "Snakefile").read_text(), re.M)
+    .group(1)
+    .replace(",", " ")
+    .split()
+)
 pytest.importorskip("snakemake_executor_plugin_slurm")
 
 

@@ -244,7 +244,7 @@ class SDF:
             crossing. ``mesh.metadata["extraction"]`` records resolution, spacing and frame.
         """
         from neusdf.evaluation.extraction import extract_zero_level_set
-        from neusdf.progress import counted
+        from neusdf.progress import counted, finish
         from neusdf.progress import progress as progress_reporter
 
         _check_frame(frame)
@@ -255,6 +255,7 @@ class SDF:
                 bound=bound,
                 batch_size=self.batch_size,
             )
+            finish(bar)
         if frame == "original":
             mesh = self.normalization.mesh_to_original(mesh)
         return mesh

@@ -196,3 +196,12 @@ def counted(fn: Callable, bar) -> Callable:
         return values
 
     return wrapper
+
+
+def finish(bar) -> None:
+    """Count the rest of ``bar``'s total as done: for work that turned out unnecessary, e.g. the
+    grid nodes a narrow-band extraction proved it need not evaluate (the bar counts nodes
+    settled, so it ends at 100 %)."""
+    total = getattr(bar, "total", None)
+    if total:
+        bar.update(total - bar.n)

@@ -46,16 +46,17 @@ def extract_object(checkpoint_path: str, mesh_out: str, cfg: dict, compute: Comp
         That JSON record.
     """
     from neusdf.evaluation.extraction import extract_zero_level_set, write_mesh
-    from neusdf.progress import counted, progress
+    from neusdf.progress import counted, finish, progress
 
     batch_size = int(cfg["batch_size"])
     sdf_fn, normalization, _, _ = checkpoint_field(checkpoint_path, compute, batch_size)
     resolution = int(cfg["resolution"])
-    # Counts evaluated points against the dense grid's size (an upper bound for any method).
+    # Counts grid nodes: evaluated ones as they go, the rest once the band has settled them.
     with progress(resolution**3, "extract", "point") as bar:
         mesh = extract_zero_level_set(
             counted(sdf_fn, bar), resolution=resolution, bound=1.0, batch_size=batch_size
         )
+        finish(bar)
     if cfg["original_frame"]:
         mesh = normalization.mesh_to_original(mesh)
     info = {**mesh.metadata["extraction"], "faces": len(mesh.faces)}
