@@ -142,7 +142,8 @@ def test_check_reports_what_the_pipeline_does_and_exits_1_on_failures(tmp_path):
     assert {r["path"] for r in rows if r["accepted"] == "False"} == {
         f"tests/bad_inputs/{name}" for name in
         ("empty.obj", "random_bytes.obj", "point_cloud.ply", "nan_vertex.obj", "inf_vertex.off",
-         "missing_vertex.off", "single_triangle.stl", "flat_square.obj")
+         "missing_vertex.off", "face_past_last_vertex.obj", "single_triangle.stl",
+         "flat_square.obj")
     }  # fmt: skip
     proc = neusdf_cli("check", "data/raw/sphere.obj", "data/raw/torus.ply", cwd=REPO)
     assert proc.returncode == 0 and "2 of 2 accepted" in proc.stdout
