@@ -20,31 +20,16 @@ distances and offers the interface the training loop and the checkpoints use (se
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.functional import grid_sample
 from torch.nn.utils.parametrizations import weight_norm
 
+from neusdf.nn.layers import adam, build_mlp, seeded
+
 # Backend name recorded in checkpoints of the kinds that are plain torch modules.
 TORCH_BACKEND = "torch"
-
-
-@contextlib.contextmanager
-def _seeded(seed: int) -> Iterator[None]:
-    """Context in which torch's global generator is seeded with ``seed`` and restored after, so
-    building a model never disturbs the caller's random stream."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        yield
-
-
-def _adam(parameters, lr: float, training_config: dict) -> torch.optim.Adam:
-    betas = tuple(float(b) for b in training_config["betas"])
-    return torch.optim.Adam(parameters, lr=lr, betas=betas, eps=float(training_config["eps"]))
 
 
 class PlainMLP(nn.Module):
@@ -67,14 +52,9 @@ class PlainMLP(nn.Module):
         super().__init__()
         self.model_config = model_config
         net = model_config["network"]
-        with _seeded(seed):
-            layers: list[nn.Module] = []
-            width = 3
-            for _ in range(int(net["n_hidden_layers"])):
-                layers += [nn.Linear(width, int(net["n_neurons"])), nn.ReLU()]
-                width = int(net["n_neurons"])
-            layers.append(nn.Linear(width, 1))
-            self.network = nn.Sequential(*layers).to(device)
+        self.network = build_mlp(
+            3, int(net["n_neurons"]), int(net["n_hidden_layers"]), seed, bias=True
+        ).to(device)
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
         """(N, 3) float32 points in [-1, 1]^3 → (N,) float32 signed distances."""
@@ -83,7 +63,7 @@ class PlainMLP(nn.Module):
     def make_optimizers(self, training_config: dict) -> list[tuple[object, float]]:
         """One Adam over all weights at ``lr_network``; returns ``[(optimizer, base_lr)]``."""
         lr = float(training_config["lr_network"])
-        return [(_adam(self.parameters(), lr, training_config), lr)]
+        return [(adam(self.parameters(), lr, training_config), lr)]
 
     def n_table_parameters(self) -> int:
         """No feature table: 0."""
@@ -121,7 +101,7 @@ class DeepSDFDecoder(nn.Module):
         self.output_tanh = bool(net["output_tanh"])
         if not 1 <= self.skip_layer < n_layers:
             raise ValueError(f"skip_layer must be in [1, n_layers), got {self.skip_layer}")
-        with _seeded(seed):
+        with seeded(seed):
             layers = []
             for index in range(n_layers):
                 n_in = 3 if index == 0 else width
@@ -149,7 +129,7 @@ class DeepSDFDecoder(nn.Module):
     def make_optimizers(self, training_config: dict) -> list[tuple[object, float]]:
         """One Adam over all weights at ``lr_network``; returns ``[(optimizer, base_lr)]``."""
         lr = float(training_config["lr_network"])
-        return [(_adam(self.parameters(), lr, training_config), lr)]
+        return [(adam(self.parameters(), lr, training_config), lr)]
 
     def n_table_parameters(self) -> int:
         """No feature table: 0."""
@@ -218,7 +198,7 @@ class DenseGrid(nn.Module):
     def make_optimizers(self, training_config: dict) -> list[tuple[object, float]]:
         """One Adam over the lattice at ``lr_encoding``; returns ``[(optimizer, base_lr)]``."""
         lr = float(training_config["lr_encoding"])
-        return [(_adam([self.values], lr, training_config), lr)]
+        return [(adam([self.values], lr, training_config), lr)]
 
     def n_table_parameters(self) -> int:
         """All values are the table: R^3."""

@@ -28,6 +28,7 @@ from neusdf import __version__
 from neusdf.encoding import HashGridConfig, HashGridEncoding, resolve_backend
 from neusdf.errors import CheckpointError
 from neusdf.io import atomic_path
+from neusdf.nn.layers import adam, build_mlp
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +59,6 @@ def encoding_config(model_config: dict) -> HashGridConfig:
         base_resolution=int(enc["base_resolution"]),
         finest_resolution=float(enc["finest_resolution"]),
     )
-
-
-def build_mlp(n_input: int, n_neurons: int, n_hidden_layers: int, seed: int) -> nn.Sequential:
-    """Bias-free ReLU MLP ``n_input → n_neurons × n_hidden_layers → 1``, no output activation."""
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        layers: list[nn.Module] = []
-        width = n_input
-        for _ in range(n_hidden_layers):
-            layers += [nn.Linear(width, n_neurons, bias=False), nn.ReLU()]
-            width = n_neurons
-        layers.append(nn.Linear(width, 1, bias=False))
-        return nn.Sequential(*layers)
-    finally:
-        torch.random.set_rng_state(generator_state)
 
 
 class SDFNetwork(nn.Module):
@@ -140,9 +125,7 @@ class SDFNetwork(nn.Module):
         lr_encoding = float(training_config["lr_encoding"])
         lr_network = float(training_config["lr_network"])
         opt_encoding = self.encoding.make_optimizer(lr=lr_encoding, betas=betas, eps=eps)
-        opt_network = torch.optim.Adam(
-            self.network.parameters(), lr=lr_network, betas=betas, eps=eps
-        )
+        opt_network = adam(self.network.parameters(), lr_network, training_config)
         return [(opt_encoding, lr_encoding), (opt_network, lr_network)]
 
     def n_table_parameters(self) -> int:
