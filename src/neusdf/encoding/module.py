@@ -221,17 +221,20 @@ class HashGridEncoding(torch.nn.Module):
         self.device = torch.device(device)
         self.backend = resolve_backend(backend, self.device)
         self.threads = threads
-        initial = init_params(config, seed, self.device)
-        if self.backend == "fast":
-            initial = large_zeros(config.n_params).copy_(initial)
-        self.params = torch.nn.Parameter(initial)
-        self._fast: FastGradState | None = None
-        self._tcnn: list = []  # a list hides the tcnn module from state_dict()/children()
-        if self.backend == "fast":
-            self._fast = FastGradState(config, threads)
-            self.params.grad = self._fast.grad
-        elif self.backend == "tcnn":
-            self._tcnn.append(_make_tcnn_encoding(config, self.params, seed))
+        impl = _BACKENDS[self.backend](config, threads)
+        self.params = torch.nn.Parameter(impl.initial_table(init_params(config, seed, self.device)))
+        impl.attach(self.params, seed)
+        self._impl = [impl]  # a list hides it from state_dict()/children()
+
+    @property
+    def _fast(self) -> FastGradState | None:
+        """The fast backend's gradient state (None on other backends)."""
+        return getattr(self._impl[0], "state", None)
+
+    @property
+    def _tcnn(self) -> list:
+        """The tinycudann module, in a list (empty on other backends)."""
+        return getattr(self._impl[0], "modules", [])
 
     @property
     def output_dim(self) -> int:
@@ -242,19 +245,7 @@ class HashGridEncoding(torch.nn.Module):
         """Encode (N, 3) float32 points in [0, 1]^3 into (N, L * F) float32 features."""
         if x01.ndim != 2 or x01.shape[1] != 3:
             raise ValueError(f"expected points of shape (N, 3), got {tuple(x01.shape)}")
-        if self.backend == "reference":
-            return hashgrid_encode_reference(x01.to(torch.float32), self.params, self.config)
-        if self.backend == "tcnn":
-            return self._tcnn[0](x01.to(torch.float32).contiguous()).to(torch.float32)
-        state = self._fast
-        if self.params.grad is not state.grad:
-            # Something (e.g. Module.zero_grad(set_to_none=True)) detached the shared buffer.
-            state.clear()
-            self.params.grad = state.grad
-        if torch.is_grad_enabled() and self.params.requires_grad:
-            return _FastHashGrid.apply(x01, self.params, state)
-        table = self.params.detach().numpy().reshape(-1, state.n_features)
-        return torch.from_numpy(state.encode(_as_points(x01), table))
+        return self._impl[0].encode(x01, self.params)
 
     def make_optimizer(
         self,
@@ -267,12 +258,75 @@ class HashGridEncoding(torch.nn.Module):
         Returns an object with ``step()``, ``zero_grad()``, ``state_dict()`` and
         ``load_state_dict()``; call ``step()`` after ``loss.backward()``.
         """
-        if self.backend == "fast":
-            return SparseHashGridAdam(self.params, self._fast, lr, betas, eps, self.threads)
-        return MaskedAdam(self.params, lr, betas, eps)
+        return self._impl[0].optimizer(self.params, lr, betas, eps)
 
     def extra_repr(self) -> str:
         return f"backend={self.backend!r}, config={self.config}"
+
+
+class _ReferenceBackend:
+    """Plain PyTorch (the specification); autograd does the backward, a masked Adam the update."""
+
+    def __init__(self, config: HashGridConfig, threads: int | None):
+        self.config = config
+
+    def initial_table(self, initial: torch.Tensor) -> torch.Tensor:
+        return initial
+
+    def attach(self, params: torch.nn.Parameter, seed: int) -> None:
+        pass
+
+    def encode(self, x01: torch.Tensor, params: torch.nn.Parameter) -> torch.Tensor:
+        return hashgrid_encode_reference(x01.to(torch.float32), params, self.config)
+
+    def optimizer(self, params, lr, betas, eps) -> MaskedAdam:
+        return MaskedAdam(params, lr, betas, eps)
+
+
+class _FastBackend(_ReferenceBackend):
+    """numba kernels: a persistent dense gradient buffer filled by the backward, a sparse Adam."""
+
+    def __init__(self, config: HashGridConfig, threads: int | None):
+        super().__init__(config, threads)
+        self.threads = threads
+        self.state = FastGradState(config, threads)
+
+    def initial_table(self, initial: torch.Tensor) -> torch.Tensor:
+        return large_zeros(self.config.n_params).copy_(initial)
+
+    def attach(self, params: torch.nn.Parameter, seed: int) -> None:
+        params.grad = self.state.grad
+
+    def encode(self, x01: torch.Tensor, params: torch.nn.Parameter) -> torch.Tensor:
+        state = self.state
+        if params.grad is not state.grad:
+            # Something (e.g. Module.zero_grad(set_to_none=True)) detached the shared buffer.
+            state.clear()
+            params.grad = state.grad
+        if torch.is_grad_enabled() and params.requires_grad:
+            return _FastHashGrid.apply(x01, params, state)
+        table = params.detach().numpy().reshape(-1, state.n_features)
+        return torch.from_numpy(state.encode(_as_points(x01), table))
+
+    def optimizer(self, params, lr, betas, eps) -> SparseHashGridAdam:
+        return SparseHashGridAdam(params, self.state, lr, betas, eps, self.threads)
+
+
+class _TcnnBackend(_ReferenceBackend):
+    """tinycudann's ``Encoding`` on CUDA, sharing our Parameter as its table."""
+
+    def __init__(self, config: HashGridConfig, threads: int | None):
+        super().__init__(config, threads)
+        self.modules: list = []
+
+    def attach(self, params: torch.nn.Parameter, seed: int) -> None:
+        self.modules.append(_make_tcnn_encoding(self.config, params, seed))
+
+    def encode(self, x01: torch.Tensor, params: torch.nn.Parameter) -> torch.Tensor:
+        return self.modules[0](x01.to(torch.float32).contiguous()).to(torch.float32)
+
+
+_BACKENDS = {"reference": _ReferenceBackend, "fast": _FastBackend, "tcnn": _TcnnBackend}
 
 
 def _make_tcnn_encoding(config: HashGridConfig, params: torch.nn.Parameter, seed: int):
