@@ -68,14 +68,25 @@ def run_workflow(
     repo: Path, scratch: Path, raw: Path, configfile: Path, overrides: list[str], cores: int
 ) -> float:
     """Run every job of the workflow in ``scratch``; return the wall seconds."""
-    cmd = [_snakemake(), "--snakefile", str(repo / "Snakefile"), "--directory", str(scratch)]
-    cmd += ["--configfile", str(configfile), "--cores", str(cores)]
-    cmd += ["--resources", "gpu=1", "--config", f"raw_dir={raw}", *overrides]
+    flags = ["--cores", str(cores), "--resources", "gpu=1"]
+    return _timed_snakemake(
+        repo, scratch, configfile, [f"raw_dir={raw}", *overrides], flags, "workflow"
+    )
+
+
+def _timed_snakemake(
+    repo: Path, workdir: Path, configfile: Path, config: list[str], args: list[str], what: str
+) -> float:
+    """Wall seconds of one ``snakemake`` run of ``repo``'s workflow in ``workdir`` with the
+    ``--config`` values ``config`` (key=value) and the other flags ``args``."""
+    cmd = [_snakemake(), *args, "--snakefile", str(repo / "Snakefile")]
+    cmd += ["--directory", str(workdir), "--configfile", str(configfile)]
+    cmd += ["--config", *config]
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=_env(repo), capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
-        sys.exit(f"workflow failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}")
+        sys.exit(f"{what} failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}")
     return seconds
 
 
@@ -133,15 +144,8 @@ def time_dry_run(repo: Path, scratch: Path, mesh: Path, n_objects: int) -> float
         (raw / f"obj{index:06d}{mesh.suffix}").symlink_to(mesh.resolve())
     work = scratch / f"dag{n_objects}"
     work.mkdir()
-    cmd = [_snakemake(), "-n", "--quiet", "--snakefile", str(repo / "Snakefile")]
-    cmd += ["--directory", str(work), "--configfile", str(repo / "config.yaml")]
-    cmd += ["--cores", "2", "--config", f"raw_dir={raw}"]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, env=_env(repo), capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        sys.exit(f"dry run failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}")
-    return seconds
+    args = ["-n", "--quiet", "--cores", "2"]
+    return _timed_snakemake(repo, work, repo / "config.yaml", [f"raw_dir={raw}"], args, "dry run")
 
 
 def synthetic_metrics(index: int) -> dict:

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.conftest import REPO
-from tests.test_workflow import SNAKEMAKE, TINY_CONFIG
+from tests.test_workflow import TINY_CONFIG, make_workdir, snakemake_command
 
 PER_OBJECT_RULES = ("normalize", "sample", "train", "extract", "plot_slices", "evaluate")
 # The Snakefile's `localrules:` (run on the submitting machine, never submitted).
@@ -31,28 +29,12 @@ pytest.importorskip("snakemake_executor_plugin_slurm")
 
 @pytest.fixture
 def workdir(tmp_path) -> Path:
-    raw = tmp_path / "data" / "raw"
-    raw.mkdir(parents=True)
-    for name in ("sphere.obj", "torus.ply"):
-        shutil.copy(REPO / "data" / "raw" / name, raw / name)
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
-    return tmp_path
+    return make_workdir(tmp_path, TINY_CONFIG)
 
 
 def slurm_dry_run(workdir: Path, *args: str) -> str:
-    cmd = [
-        SNAKEMAKE,
-        "--dry-run",
-        *args,
-        "--workflow-profile",
-        str(REPO / "profiles" / "slurm"),
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-    ]
+    profile = ["--workflow-profile", str(REPO / "profiles" / "slurm")]
+    cmd = snakemake_command(workdir, "--dry-run", *args, *profile)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ))
     text = proc.stdout + proc.stderr
     assert proc.returncode == 0, text[-4000:]

@@ -40,9 +40,9 @@ TINY_CONFIG = {
 }
 
 
-def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    # Targets and flags first: a trailing target would be swallowed by --resources.
-    cmd = [
+def snakemake_command(workdir: Path, *args: str) -> list[str]:
+    """Snakemake on this repository's workflow, run in ``workdir`` with its ``config.yaml``."""
+    return [
         SNAKEMAKE,
         *args,
         "--snakefile",
@@ -51,11 +51,22 @@ def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         str(workdir),
         "--configfile",
         str(workdir / "config.yaml"),
-        "--cores",
-        "2",
-        "--resources",
-        "gpu=1",
     ]
+
+
+def make_workdir(root: Path, config: dict) -> Path:
+    """``root`` with two default meshes in ``data/raw`` and ``config`` as its config.yaml."""
+    raw = root / "data" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("sphere.obj", "torus.ply"):
+        shutil.copy(REPO / "data" / "raw" / name, raw / name)
+    write_config(root, config)
+    return root
+
+
+def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    # Targets and flags first: a trailing target would be swallowed by --resources.
+    cmd = [*snakemake_command(workdir, *args), "--cores", "2", "--resources", "gpu=1"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
 
@@ -100,12 +111,7 @@ def write_config(workdir: Path, config: dict) -> None:
 
 @pytest.fixture
 def workdir(tmp_path) -> Path:
-    raw = tmp_path / "data" / "raw"
-    raw.mkdir(parents=True)
-    for name in ("sphere.obj", "torus.ply"):
-        shutil.copy(REPO / "data" / "raw" / name, raw / name)
-    write_config(tmp_path, TINY_CONFIG)
-    return tmp_path
+    return make_workdir(tmp_path, TINY_CONFIG)
 
 
 def test_workflow_end_to_end_and_incremental_rebuilds(workdir):

@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
-from tests.test_workflow import SNAKEMAKE, TINY_CONFIG, run_snakemake
+from tests.test_workflow import TINY_CONFIG, run_snakemake, snakemake_command
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -82,21 +82,15 @@ def make_workdir(path: Path) -> Path:
 
 
 def cluster_command(workdir: Path, *args: str) -> list[str]:
-    return [
-        SNAKEMAKE,
+    return snakemake_command(
+        workdir,
         *args,
         "--workflow-profile",
         str(REPO / "profiles" / "slurm"),
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
         # The default first status check waits 40 s; this cluster answers at once.
         "--slurm-init-seconds-before-status-checks",
         "5",
-    ]
+    )
 
 
 def slurm_jobs(workdir: Path) -> list[dict[str, str]]:
