@@ -142,3 +142,37 @@ def test_tiny_tetrahedron_is_not_degenerate(tmp_path):
 def test_face_past_the_last_vertex_gives_one_message_for_obj_and_off(name):
     with pytest.raises(MeshError, match="has a face index outside the range of its vertices"):
         load_mesh(REPO / "tests" / "bad_inputs" / name)
+
+
+def test_ply_round_trip_and_trimesh_agree(tmp_path):
+    """Our PLY writer/reader (no trimesh import) keeps vertices (as float32) and faces, trimesh
+    reads our files, we read trimesh's, and a broken file is one MeshError naming it."""
+    from neusdf.mesh.ply import read_ply, write_ply
+
+    box = trimesh.creation.box(extents=(1.0, 2.0, 3.0))
+    vertices = box.vertices + 0.1234567891
+    write_ply(tmp_path / "ours.ply", vertices, box.faces)
+    v, f = read_ply(tmp_path / "ours.ply")
+    assert v.dtype == np.float64 and f.dtype == np.int64
+    np.testing.assert_array_equal(v, vertices.astype(np.float32).astype(np.float64))
+    np.testing.assert_array_equal(f, box.faces)
+    theirs = trimesh.load(tmp_path / "ours.ply", process=False)
+    np.testing.assert_array_equal(theirs.faces, box.faces)
+    np.testing.assert_array_equal(theirs.vertices, v)
+    trimesh.Trimesh(vertices, box.faces, process=False).export(tmp_path / "theirs.ply")
+    np.testing.assert_array_equal(read_ply(tmp_path / "theirs.ply")[0], v)
+
+    write_ply(tmp_path / "empty.ply", np.zeros((0, 3)), np.zeros((0, 3), dtype=int))
+    assert [len(a) for a in read_ply(tmp_path / "empty.ply")] == [0, 0]
+
+    data = (tmp_path / "ours.ply").read_bytes()
+    broken = {
+        "text.ply": b"solid nothing\n",
+        "ascii.ply": data.replace(b"binary_little_endian", b"ascii", 1),
+        "short.ply": data[:-7],
+        "index.ply": data[:-4] + np.int32(99).tobytes(),
+    }
+    for name, content in broken.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(MeshError, match=name):
+            read_ply(tmp_path / name)

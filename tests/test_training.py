@@ -142,3 +142,41 @@ def test_schema_defaults_keep_the_full_shuffled_epoch(tiny_model_config):
     validate(tiny_model_config, str(MODEL_SCHEMA))
     assert training["points_per_epoch"] is None and training["surface_fraction"] is None
     assert training["lr_schedule"] == "cosine" and training["lr_final_factor"] == 0.01
+
+
+def test_adam_matches_torch_adam_and_never_imports_dynamo():
+    """Our Adam (nn.layers) is torch.optim.Adam's update, step for step, with a changing lr; a
+    fresh process that trains never imports torch._dynamo (the 1.8 s it was written to avoid)."""
+    import subprocess
+    import sys
+
+    from neusdf.nn.layers import Adam, build_mlp
+
+    ours, theirs = build_mlp(3, 16, 2, seed=1), build_mlp(3, 16, 2, seed=1)
+    opt_ours = Adam(ours.parameters(), lr=1e-2, betas=(0.9, 0.99), eps=1e-15)
+    opt_theirs = torch.optim.Adam(theirs.parameters(), lr=1e-2, betas=(0.9, 0.99), eps=1e-15)
+    points = torch.rand(64, 3, generator=torch.Generator().manual_seed(0))
+    for step in range(25):
+        opt_ours.lr = 1e-2 / (1 + step)
+        opt_theirs.param_groups[0]["lr"] = 1e-2 / (1 + step)
+        for model, opt in ((ours, opt_ours), (theirs, opt_theirs)):
+            opt.zero_grad()
+            (model(points) - points.norm(dim=1, keepdim=True) + 0.5).abs().mean().backward()
+            opt.step()
+    for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert not all(
+        torch.equal(a, b)
+        for a, b in zip(ours.parameters(), build_mlp(3, 16, 2, 1).parameters(), strict=True)
+    )
+
+    code = (
+        "import sys, torch\n"
+        "from neusdf.nn.layers import adam, build_mlp\n"
+        "m = build_mlp(3, 8, 1, seed=0)\n"
+        "opt = adam(m.parameters(), 1e-2, {'betas': [0.9, 0.99], 'eps': 1e-15})\n"
+        "m(torch.rand(4, 3)).sum().backward(); opt.step()\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -14,10 +14,9 @@ import logging
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import trimesh
-from skimage.measure import marching_cubes
 
 from neusdf.evaluation.narrowband import (
     DEFAULT_COARSE_BLOCK,
@@ -26,12 +25,16 @@ from neusdf.evaluation.narrowband import (
 )
 from neusdf.io import atomic_path
 
+if TYPE_CHECKING:
+    import trimesh
+
 log = logging.getLogger(__name__)
 
 __all__ = [
     "EmptyLevelSetWarning",
     "SDFCallable",
     "evaluate_grid",
+    "extract_level_set_arrays",
     "extract_zero_level_set",
     "write_mesh",
 ]
@@ -83,17 +86,18 @@ def evaluate_grid(
     return grid.reshape(shape)
 
 
-def _empty_mesh(info: dict) -> trimesh.Trimesh:
-    mesh = trimesh.Trimesh(
-        vertices=np.zeros((0, 3), dtype=np.float64),
-        faces=np.zeros((0, 3), dtype=np.int64),
-        process=False,
-    )
-    mesh.metadata["extraction"] = {**info, "empty": True}
+def extract_zero_level_set(*args, **kwargs) -> trimesh.Trimesh:
+    """:func:`extract_level_set_arrays` (same arguments) as a ``trimesh.Trimesh``, its record in
+    ``mesh.metadata["extraction"]``."""
+    import trimesh
+
+    vertices, faces, info = extract_level_set_arrays(*args, **kwargs)
+    mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
+    mesh.metadata["extraction"] = info
     return mesh
 
 
-def extract_zero_level_set(
+def extract_level_set_arrays(
     sdf_fn: SDFCallable,
     resolution: int = 256,
     bound: float = 1.0,
@@ -102,7 +106,7 @@ def extract_zero_level_set(
     method: str = "narrow_band",
     lipschitz: float = DEFAULT_LIPSCHITZ,
     coarse_block: int = DEFAULT_COARSE_BLOCK,
-) -> trimesh.Trimesh:
+) -> tuple[np.ndarray, np.ndarray, dict]:
     """Triangle mesh of the level set ``sdf_fn = level`` by marching cubes on a regular grid.
 
     Parameters
@@ -128,11 +132,14 @@ def extract_zero_level_set(
 
     Returns
     -------
-    trimesh.Trimesh
-        Vertices (V, 3) float64 in the normalized frame, faces (F, 3) int64 wound so that face
-        normals point towards increasing SDF (outward). ``mesh.metadata["extraction"]`` records
-        ``empty``, ``resolution``, ``bound``, ``level``, ``spacing``, ``method``,
-        ``evaluated_fraction`` (of the grid nodes), ``closure_nodes`` (added by the narrow
+    vertices : (V, 3) float64
+        In the normalized frame.
+    faces : (F, 3) int64
+        Wound so that face normals point towards increasing SDF (outward).
+    info : dict
+        The extraction record: ``empty``, ``resolution``, ``bound``, ``level``, ``spacing``,
+        ``method``, ``evaluated_fraction`` (of the grid nodes), ``closure_nodes`` (added by the
+        narrow
         band's closure step), ``sdf_min`` and ``sdf_max`` (over the
         evaluated nodes).
         When the grid values never cross ``level`` the mesh has no vertices and no faces,
@@ -180,7 +187,9 @@ def extract_zero_level_set(
         )
         # A warning, not a log line: scripting.setup_logging routes warnings into the job log.
         warnings.warn(message, EmptyLevelSetWarning, stacklevel=2)
-        return _empty_mesh(info)
+        return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64), {**info, "empty": True}
+    from skimage.measure import marching_cubes
+
     # skimage's default winding ("descent") makes faces point towards larger values, i.e.
     # outward for an SDF that is negative inside (checked in tests on a sphere and a torus).
     verts, faces, _, _ = marching_cubes(
@@ -188,16 +197,15 @@ def extract_zero_level_set(
     )
     del grid
     vertices = verts.astype(np.float64) - bound  # index * spacing -> world coordinates
-    mesh = trimesh.Trimesh(vertices=vertices, faces=faces.astype(np.int64), process=False)
-    mesh.metadata["extraction"] = {**info, "empty": len(mesh.faces) == 0}
+    faces = faces.astype(np.int64)
     log.info(
         "marching cubes at %d^3 (spacing %.4g): %d vertices, %d faces",
         resolution,
         spacing,
-        len(mesh.vertices),
-        len(mesh.faces),
+        len(vertices),
+        len(faces),
     )
-    return mesh
+    return vertices, faces, {**info, "empty": len(faces) == 0}
 
 
 def write_mesh(mesh: trimesh.Trimesh, path: str | Path) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from matplotlib import colormaps, patheffects
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Normalize
@@ -20,6 +20,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from neusdf.io import atomic_path
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "SLICE_AXES",
@@ -267,6 +270,8 @@ def plot_summary(summary_df: pd.DataFrame, path: str | Path, dpi: int = 100) -> 
     Path
         ``path``.
     """
+    import pandas as pd  # here: the per-object slice jobs never need it
+
     frame = summary_df.copy()
     metrics = [m for m in SUMMARY_METRICS if m[0] in frame.columns]
     for key, _, _ in metrics:

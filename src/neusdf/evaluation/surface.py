@@ -16,14 +16,13 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-import trimesh
 
 from neusdf.groundtruth.closest import TriangleTree, build_tree, closest_point
 from neusdf.mesh.points import sample_surface
 from neusdf.mesh.triangles import areas_and_normals, triangle_array
 from neusdf.seeding import derive_seed
 
-__all__ = ["GEOMETRIC_METRIC_KEYS", "geometric_metrics", "is_empty_mesh"]
+__all__ = ["GEOMETRIC_METRIC_KEYS", "geometric_metrics", "is_empty_mesh", "mesh_arrays"]
 
 GEOMETRIC_METRIC_KEYS = (
     "chamfer_l1",
@@ -43,21 +42,34 @@ class _Surface(NamedTuple):
     face_normals: np.ndarray  # (F, 3) float64, unit (zero for degenerate faces)
 
 
-def is_empty_mesh(mesh: trimesh.Trimesh | None) -> bool:
-    """True when ``mesh`` is None, has no faces, or has zero or non-finite total area."""
-    if mesh is None or len(mesh.faces) == 0:
+def mesh_arrays(mesh) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices (V, 3) float64 and faces (F, 3) int64 of a ``(vertices, faces)`` pair or of any
+    mesh object with ``vertices`` and ``faces`` (a ``trimesh.Trimesh``)."""
+    vertices, faces = mesh if isinstance(mesh, tuple) else (mesh.vertices, mesh.faces)
+    faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    return np.asarray(vertices, dtype=np.float64).reshape(-1, 3), faces
+
+
+def is_empty_mesh(mesh) -> bool:
+    """True when ``mesh`` (as for :func:`mesh_arrays`) is None, has no faces, or has zero or
+    non-finite total area."""
+    if mesh is None:
         return True
-    area = float(mesh.area)
+    vertices, faces = mesh_arrays(mesh)
+    if len(faces) == 0:
+        return True
+    area = float(areas_and_normals(triangle_array(vertices, faces))[0].sum())
     return not (math.isfinite(area) and area > 0.0)
 
 
-def _surface(mesh: trimesh.Trimesh, n: int, seed: int, name: str) -> _Surface:
+def _surface(mesh, n: int, seed: int, name: str) -> _Surface:
     if is_empty_mesh(mesh):
         raise ValueError(f"{name} is empty or has zero surface area")
-    vertices, faces = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    vertices, faces = mesh_arrays(mesh)
     _, face_normals = areas_and_normals(triangle_array(vertices, faces))
     points, face_index = sample_surface(vertices, faces, n, seed)
-    return _Surface(points, face_normals[face_index], build_tree(vertices, faces), face_normals)
+    tree = build_tree(vertices, faces, winding=False)
+    return _Surface(points, face_normals[face_index], tree, face_normals)
 
 
 def _towards(a: _Surface, b: _Surface, threads: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -68,8 +80,8 @@ def _towards(a: _Surface, b: _Surface, threads: int | None) -> tuple[np.ndarray,
 
 
 def geometric_metrics(
-    pred_mesh: trimesh.Trimesh | None,
-    gt_mesh: trimesh.Trimesh,
+    pred_mesh,
+    gt_mesh,
     n: int = 100_000,
     seed: int = 0,
     threads: int | None = None,
@@ -87,9 +99,9 @@ def geometric_metrics(
 
     Parameters
     ----------
-    pred_mesh : trimesh.Trimesh or None
+    pred_mesh : (vertices, faces) pair, trimesh.Trimesh or None
         Extracted surface, normalized frame. May be empty or None.
-    gt_mesh : trimesh.Trimesh
+    gt_mesh : (vertices, faces) pair or trimesh.Trimesh
         Ground-truth surface, normalized frame; must have positive area.
     n : int
         Area-uniform samples per surface.

@@ -41,7 +41,8 @@ class TriangleTree(NamedTuple):
     depth : int
         Number of tree levels.
     center, dipole : (M, 3) float64
-        Expansion point and summed area vector of each node (fast winding numbers).
+        Expansion point and summed area vector of each node (fast winding numbers; these four
+        are None in a tree built with ``winding=False``).
     moment : (M, 3, 3) float64
         Second-order far-field term of each node.
     radius : (M,) float64
@@ -81,7 +82,9 @@ class ClosestPoints(NamedTuple):
     point: np.ndarray
 
 
-def build_tree(vertices: np.ndarray, faces: np.ndarray, leaf_size: int = LEAF_SIZE) -> TriangleTree:
+def build_tree(
+    vertices: np.ndarray, faces: np.ndarray, leaf_size: int = LEAF_SIZE, winding: bool = True
+) -> TriangleTree:
     """Build the triangle hierarchy used by the closest-point query and fast winding numbers.
 
     Parameters
@@ -90,6 +93,9 @@ def build_tree(vertices: np.ndarray, faces: np.ndarray, leaf_size: int = LEAF_SI
     faces : (F, 3) int array
     leaf_size : int
         Most faces in a leaf.
+    winding : bool
+        Also compute the far-field moments fast winding numbers need (most of the build time);
+        False leaves them None, for closest-point queries only.
 
     Returns
     -------
@@ -97,9 +103,11 @@ def build_tree(vertices: np.ndarray, faces: np.ndarray, leaf_size: int = LEAF_SI
     """
     triangles = triangle_array(vertices, faces)
     order, start, count, left, right, lo, hi, depth = kernels.build_tree(triangles, leaf_size)
-    center, dipole, moment, radius = kernels.tree_moments(
-        triangles, order, start, count, left, right
-    )
+    center = dipole = moment = radius = None
+    if winding:
+        center, dipole, moment, radius = kernels.tree_moments(
+            triangles, order, start, count, left, right
+        )
     return TriangleTree(
         triangles, order, start, count, left, right, lo, hi, int(depth),
         center, dipole, moment, radius,

@@ -31,7 +31,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import trimesh
 
 from neusdf.errors import MeshError
 from neusdf.groundtruth.closest import as_points, build_tree, closest_point
@@ -87,6 +86,8 @@ def parity_inside(
 
 def mesh_is_watertight(vertices: np.ndarray, faces: np.ndarray) -> bool:
     """Every edge shared by exactly two faces, after merging coincident vertices (trimesh)."""
+    import trimesh
+
     mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
     mesh.merge_vertices()
     return bool(mesh.is_watertight)
@@ -120,6 +121,9 @@ class GroundTruth:
         Threads for numba and pysdf (default: all available).
     name : str
         The mesh's path or name, for error messages.
+    check_volume : bool
+        Refuse a mesh that encloses no volume (:func:`require_volume`); False only where that
+        check already passed (the plot job, after the sample job).
 
     Attributes
     ----------
@@ -148,6 +152,7 @@ class GroundTruth:
         watertight: bool | None = None,
         threads: int | None = None,
         name: str = "<mesh>",
+        check_volume: bool = True,
     ):
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
@@ -159,14 +164,15 @@ class GroundTruth:
             raise MeshError(name, "has no triangle faces")
         if not np.isfinite(vertices[faces]).all():
             raise MeshError(name, "has NaN or infinite vertex coordinates")
-        require_volume(vertices, faces, name=name, threads=threads)
+        if check_volume:
+            require_volume(vertices, faces, name=name, threads=threads)
         if sign == "auto" and watertight is None:
             watertight = mesh_is_watertight(vertices, faces)
         self.vertices, self.faces = vertices, faces
         self.engine = engine
         self.sign_method = resolve_sign_method(sign, bool(watertight))
         self.threads = threads
-        self.tree = build_tree(vertices, faces)
+        self.tree = build_tree(vertices, faces, winding=self.sign_method == "winding")
         needs_pysdf = engine == "pysdf" or self.sign_method == "parity"
         self._pysdf = _Pysdf(vertices, faces, threads) if needs_pysdf else None
 

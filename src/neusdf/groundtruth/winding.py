@@ -4,7 +4,6 @@ the test of whether a mesh encloses any volume at all."""
 from __future__ import annotations
 
 import numpy as np
-import trimesh
 
 from neusdf.errors import NoInsideError
 from neusdf.groundtruth import kernels
@@ -61,7 +60,7 @@ def winding_number(
     if method not in ("tree", "brute"):
         raise ValueError(f"method must be 'tree' or 'brute', got {method!r}")
     out = np.empty(len(points), dtype=np.float64)
-    if method == "tree" and tree is None:
+    if method == "tree" and (tree is None or tree.moment is None):
         tree = build_tree(vertices, faces)
     triangles = tree.triangles if tree is not None else triangle_array(vertices, faces)
     with numba_threads(threads):
@@ -96,6 +95,8 @@ def encloses_volume(vertices: np.ndarray, faces: np.ndarray, *, threads: int | N
     -------
     bool
     """
+    import trimesh  # connected components; only the sample job asks, once per mesh
+
     mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
     mesh.merge_vertices()
     mesh_faces = np.asarray(mesh.faces, dtype=np.int64)

@@ -11,14 +11,18 @@ import hashlib
 import logging
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import trimesh
 
 from neusdf.errors import MeshError
-from neusdf.io import atomic_path, write_json
+from neusdf.io import write_json
 from neusdf.mesh.formats import SUPPORTED_EXTENSIONS
+from neusdf.mesh.ply import read_ply, write_ply
 from neusdf.mesh.transform import Normalization
+
+if TYPE_CHECKING:
+    import trimesh
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,8 @@ def load_mesh(path: str | Path) -> trimesh.Trimesh:
         raise MeshError(path, "file not found")
     if path.stat().st_size == 0:
         raise MeshError(path, "file is empty")
+    import trimesh  # here, not at the top: later stages read our own PLYs without it
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -128,6 +134,8 @@ def normalize_mesh(
     transform : Normalization
         The transform that was applied.
     """
+    import trimesh
+
     transform = Normalization.fit(mesh.vertices, half_extent)
     normalized = trimesh.Trimesh(
         vertices=transform.apply(mesh.vertices), faces=mesh.faces.copy(), process=False
@@ -169,8 +177,7 @@ def normalize_file(
     }
     if not record["watertight"]:
         log.warning("%s: mesh is not watertight; signs will need a robust inside test", source)
-    with atomic_path(mesh_out) as tmp:
-        normalized.export(tmp, file_type="ply")
+    write_ply(mesh_out, normalized.vertices, normalized.faces)
     write_json(meta_out, record)
     return record
 
@@ -183,5 +190,4 @@ def read_normalized(mesh_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     vertices : (V, 3) float64
     faces : (F, 3) int64
     """
-    mesh = trimesh.load(mesh_path, file_type="ply", force="mesh", process=False)
-    return np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int64)
+    return read_ply(mesh_path)

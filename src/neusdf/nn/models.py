@@ -8,8 +8,8 @@ normalized frame [-1, 1]^3; outputs are signed distances.
 
 Every model class offers the same small interface: ``forward((N, 3)) -> (N,)``, ``kind``,
 ``model_config``, ``backend``, ``trainable``, ``make_optimizers(training_config)`` (a list of
-``(optimizer, base_lr)``; each optimizer has ``step()`` and ``zero_grad()``, and either torch's
-``param_groups`` or an ``lr`` attribute) and ``n_table_parameters()`` (feature-table or lattice
+``(optimizer, base_lr)``; each optimizer has ``step()``, ``zero_grad()`` and an ``lr``
+attribute) and ``n_table_parameters()`` (feature-table or lattice
 scalars, the rest being network weights).
 """
 

@@ -35,12 +35,9 @@ def lr_factor(step: int, total_steps: int, schedule: str, final_factor: float) -
 
 
 def set_lr(optimizer, lr: float) -> None:
-    """Set the learning rate of a torch optimizer or of the encoding's own optimizer."""
-    if hasattr(optimizer, "param_groups"):
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-    else:
-        optimizer.lr = lr
+    """Set the learning rate of one of our optimizers (:class:`neusdf.nn.layers.Adam`, the
+    encoding's own)."""
+    optimizer.lr = lr
 
 
 def sdf_loss(

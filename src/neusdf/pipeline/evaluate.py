@@ -6,14 +6,13 @@ from __future__ import annotations
 import logging
 import os
 
-import trimesh
-
 from neusdf import __version__
 from neusdf.evaluation.record import make_record
 from neusdf.evaluation.scores import peak_rss_bytes, sign_scores, time_inference
 from neusdf.evaluation.surface import geometric_metrics
 from neusdf.io import read_json, write_json
 from neusdf.mesh.load import read_normalized
+from neusdf.mesh.ply import read_ply
 from neusdf.mesh.samples import read_attrs, read_samples
 from neusdf.mesh.transform import Normalization
 from neusdf.pipeline.compute import Compute
@@ -68,14 +67,13 @@ def mesh_geometry(
     An extracted mesh written in the original frame (its JSON record says so) is mapped back
     first.
     """
-    pred = trimesh.load(pred_mesh_path, file_type="ply", force="mesh", process=False)
-    if not isinstance(pred, trimesh.Trimesh):  # an empty PLY loads as an empty scene
-        pred = trimesh.Trimesh()
+    pred_vertices, pred_faces = read_ply(pred_mesh_path)
     if read_json(pred_meta_path).get("frame") == "original":
-        pred = normalization.mesh_to_normalized(pred)
-    vertices, faces = read_normalized(gt_mesh_path)
-    gt = trimesh.Trimesh(vertices, faces, process=False)
-    metrics = geometric_metrics(pred, gt, n=n_samples, seed=seed, threads=threads)
+        pred_vertices = normalization.apply(pred_vertices)
+    gt = read_normalized(gt_mesh_path)
+    metrics = geometric_metrics(
+        (pred_vertices, pred_faces), gt, n=n_samples, seed=seed, threads=threads
+    )
     keep = ("chamfer_l1", "chamfer_l2", "hausdorff_95", "hausdorff_max", "normal_consistency")
     out = {key: float(metrics[key]) for key in keep}
     out["pred_mesh_empty"] = bool(metrics["pred_empty"])

@@ -45,7 +45,8 @@ def extract_object(checkpoint_path: str, mesh_out: str, cfg: dict, compute: Comp
     dict
         That JSON record.
     """
-    from neusdf.evaluation.extraction import extract_zero_level_set, write_mesh
+    from neusdf.evaluation.extraction import extract_level_set_arrays
+    from neusdf.mesh.ply import write_ply
     from neusdf.progress import counted, finish, progress
 
     batch_size = int(cfg["batch_size"])
@@ -53,14 +54,14 @@ def extract_object(checkpoint_path: str, mesh_out: str, cfg: dict, compute: Comp
     resolution = int(cfg["resolution"])
     # Counts grid nodes: evaluated ones as they go, the rest once the band has settled them.
     with progress(resolution**3, "extract", "point") as bar:
-        mesh = extract_zero_level_set(
+        vertices, faces, info = extract_level_set_arrays(
             counted(sdf_fn, bar), resolution=resolution, bound=1.0, batch_size=batch_size
         )
         finish(bar)
     if cfg["original_frame"]:
-        mesh = normalization.mesh_to_original(mesh)
-    info = {**mesh.metadata["extraction"], "faces": len(mesh.faces)}
-    write_mesh(mesh, mesh_out)
+        vertices, info["frame"] = normalization.invert(vertices), "original"
+    info["faces"] = len(faces)
+    write_ply(mesh_out, vertices, faces)
     write_json(Path(mesh_out).with_suffix(".json"), info)
     log.info(
         "wrote %s: %d faces, frame %s, empty=%s",

@@ -21,8 +21,9 @@ def plot_object(
     the ground truth as configured in ``sample_cfg = config["sample"]``, set up once)."""
     from neusdf.evaluation.plots import plot_sdf_slices
 
-    sdf_fn, _, _, _ = checkpoint_field(checkpoint_path, compute, 2**18)
-    truth = ground_truth(gt_mesh_path, meta_path, sample_cfg, compute.threads)
+    sdf_fn, _, _, _ = checkpoint_field(checkpoint_path, compute, 2**16)
+    # The sample job already refused meshes that enclose no volume.
+    truth = ground_truth(gt_mesh_path, meta_path, sample_cfg, compute.threads, check_volume=False)
     resolution = int(cfg["resolution"])
     # All three slices in one call of each field.
     plot_sdf_slices(

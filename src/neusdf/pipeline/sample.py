@@ -19,9 +19,12 @@ log = logging.getLogger(__name__)
 SETS = ("train/surface", "train/volume", "test/surface", "test/volume")
 
 
-def ground_truth(mesh_path: str, meta_path: str, cfg: dict, threads: int) -> GroundTruth:
+def ground_truth(
+    mesh_path: str, meta_path: str, cfg: dict, threads: int, check_volume: bool = True
+) -> GroundTruth:
     """The ground truth of a normalized mesh as configured in ``config["sample"]``
-    (``engine``, ``sign``), built once for any number of queries on ``threads`` threads."""
+    (``engine``, ``sign``), built once for any number of queries on ``threads`` threads
+    (``check_volume``: see :class:`GroundTruth`)."""
     vertices, faces = read_normalized(mesh_path)
     meta = read_json(meta_path)
     return GroundTruth(
@@ -32,6 +35,7 @@ def ground_truth(mesh_path: str, meta_path: str, cfg: dict, threads: int) -> Gro
         watertight=bool(meta["watertight"]),
         threads=int(threads),
         name=meta["source"],
+        check_volume=check_volume,
     )
 
 
