@@ -4,7 +4,7 @@ from neusdf.pipeline.compute import Compute, set_threads
 from neusdf.pipeline.extract import extract_object
 from neusdf.pipeline.jobs import job
 
-set_threads(snakemake.threads)
+set_threads(snakemake.threads, torch_too=False)  # torch, if needed, in load_trained_field
 obj, model = snakemake.wildcards.obj, snakemake.wildcards.model
 with job(snakemake.log[0], snakemake.params.failure, stage="extract", object=obj, model=model):
     extract_object(

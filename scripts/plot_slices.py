@@ -4,7 +4,7 @@ from neusdf.pipeline.compute import Compute, set_threads
 from neusdf.pipeline.jobs import job
 from neusdf.pipeline.plot import plot_object
 
-set_threads(snakemake.threads)
+set_threads(snakemake.threads, torch_too=False)  # torch, if needed, in load_trained_field
 obj, model = snakemake.wildcards.obj, snakemake.wildcards.model
 with job(snakemake.log[0], snakemake.params.failure, stage="plot", object=obj, model=model):
     plot_object(

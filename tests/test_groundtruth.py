@@ -340,3 +340,39 @@ def test_closest_point_on_degenerate_triangles_matches_the_reference():
     fast = gt.closest_point(gt.build_tree(vertices, faces), points)
     naive = gt.closest_point_naive(vertices, faces, points)
     np.testing.assert_allclose(fast.distance, naive.distance, atol=1e-12)
+
+
+def test_volume_shortcut_agrees_with_the_component_test(shared_meshes):
+    """The closed-and-oriented signed-volume shortcut of encloses_volume gives the component
+    test's answer: on solids, inside-out solids, a doubled triangle (closed, oriented, volume 0),
+    an open box, a lone sheet and every loadable shared mesh."""
+    box = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
+    torus = trimesh.creation.torus(0.6, 0.2)
+    sheet_v = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], dtype=np.float64)
+    sheet_f = np.array([[0, 1, 2], [0, 2, 3]])
+    cases = {
+        "box": (box.vertices, box.faces),
+        "inside-out box": (box.vertices, box.faces[:, ::-1]),
+        "torus": (torus.vertices, torus.faces),
+        # closed and oriented (every edge once each way) yet flat: volume 0, no inside
+        "doubled triangle": (sheet_v, np.array([[0, 1, 2], [2, 1, 0]])),
+        "sheet": (sheet_v, sheet_f),
+        "open box": (box.vertices, box.faces[box.face_normals[:, 2] < 0.5]),
+    }
+    for path in sorted(shared_meshes.iterdir()):
+        try:
+            mesh = load_mesh(path)
+        except Exception:  # unloadable files are the bad-input tests' business
+            continue
+        cases[path.name] = (mesh.vertices, mesh.faces)
+    took_shortcut = 0
+    for name, (vertices, faces) in cases.items():
+        full = gt.encloses_volume(vertices, faces, shortcut=False)
+        assert gt.encloses_volume(vertices, faces) == full, name
+        took_shortcut += gt.closed_oriented_volume(vertices, faces) not in (None, 0.0)
+    assert not gt.encloses_volume(*cases["doubled triangle"])
+    assert gt.closed_oriented_volume(*cases["doubled triangle"]) == 0.0
+    assert gt.closed_oriented_volume(*cases["sheet"]) is None
+    assert gt.closed_oriented_volume(*cases["box"]) == pytest.approx(1.0)
+    assert gt.closed_oriented_volume(*cases["inside-out box"]) == pytest.approx(-1.0)
+    assert took_shortcut >= 4

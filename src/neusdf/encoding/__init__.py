@@ -7,22 +7,25 @@ Backends share one parameter layout (tcnn order), so checkpoints are interchange
 * ``tcnn`` — tinycudann on CUDA (optional dependency).
 """
 
-from neusdf.encoding.config import HashGridConfig
-from neusdf.encoding.module import (
-    HashGridEncoding,
-    available_backends,
-    resolve_backend,
-)
-from neusdf.encoding.optim import MaskedAdam, SparseHashGridAdam
-from neusdf.encoding.reference import hashgrid_encode_reference, init_params
+import importlib
 
-__all__ = [
-    "HashGridConfig",
-    "HashGridEncoding",
-    "MaskedAdam",
-    "SparseHashGridAdam",
-    "available_backends",
-    "hashgrid_encode_reference",
-    "init_params",
-    "resolve_backend",
-]
+# Names resolve on first use (PEP 562), so importing a torch-free submodule (config, fast,
+# kernels) does not import torch through this package.
+_WHERE = {
+    "HashGridConfig": "config",
+    "HashGridEncoding": "module",
+    "MaskedAdam": "optim",
+    "SparseHashGridAdam": "optim",
+    "available_backends": "module",
+    "hashgrid_encode_reference": "reference",
+    "init_params": "reference",
+    "resolve_backend": "module",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"neusdf.encoding.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'neusdf.encoding' has no attribute {name!r}")

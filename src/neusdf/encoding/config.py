@@ -155,3 +155,15 @@ class HashGridConfig:
             "per_level_scale": float(self.per_level_scale),
             "interpolation": "Linear",
         }
+
+
+def encoding_config(model_config: dict) -> HashGridConfig:
+    """The hash-grid config of a named model configuration (``model_config["encoding"]``)."""
+    enc = model_config["encoding"]
+    return HashGridConfig.from_finest_resolution(
+        n_levels=int(enc["n_levels"]),
+        n_features_per_level=int(enc["n_features_per_level"]),
+        log2_hashmap_size=int(enc["log2_hashmap_size"]),
+        base_resolution=int(enc["base_resolution"]),
+        finest_resolution=float(enc["finest_resolution"]),
+    )

@@ -13,16 +13,14 @@ need them): ``x01`` is treated as a constant.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-from collections.abc import Iterator
 
-import numba
 import numpy as np
 import torch
 
 from neusdf.encoding import kernels
 from neusdf.encoding.config import HashGridConfig
+from neusdf.encoding.fast import FastEncoder
 from neusdf.encoding.memory import large_zeros
 from neusdf.encoding.optim import MaskedAdam, SparseHashGridAdam
 from neusdf.encoding.reference import hashgrid_encode_reference, init_params
@@ -67,8 +65,8 @@ def resolve_backend(backend: str, device: str | torch.device = "cpu") -> str:
     return backend
 
 
-class FastGradState:
-    """Per-level constants, dense gradient buffer and dirty-block flags (fast backend).
+class FastGradState(FastEncoder):
+    """The forward encoder plus the dense gradient buffer and dirty-block flags (fast backend).
 
     Attributes
     ----------
@@ -79,57 +77,12 @@ class FastGradState:
     """
 
     def __init__(self, config: HashGridConfig, threads: int | None):
+        super().__init__(config, threads)
         n_entries = config.n_entries
-        self.n_features = config.n_features_per_level
-        self.n_levels = config.n_levels
-        self.threads = threads
-        self.scales = np.ascontiguousarray(config.level_scales(), dtype=np.float32)
-        self.resolutions = np.asarray(config.level_resolutions(), dtype=np.int64)
-        self.sizes = np.asarray(config.level_sizes(), dtype=np.int64)
-        self.offsets = np.asarray(config.level_offsets(), dtype=np.int64)
-        self.hashed = np.asarray(config.level_is_hashed(), dtype=np.int64)
         self.grad = large_zeros(config.n_params)
         self.grad_table = self.grad.numpy().reshape(n_entries, self.n_features)
         n_dirty = (n_entries + (1 << kernels.DIRTY_SHIFT) - 1) >> kernels.DIRTY_SHIFT
         self.dirty = np.zeros(n_dirty, dtype=np.uint8)
-        # Reused level-major scratch (fresh multi-MB arrays would page-fault on every call).
-        self._scratch: dict[str, np.ndarray] = {}
-
-    def _level_major_scratch(self, name: str, n_points: int) -> np.ndarray:
-        """(L, n_points, F) float32 scratch, grown on demand and reused between calls."""
-        n_floats = self.n_levels * n_points * self.n_features
-        buf = self._scratch.get(name)
-        if buf is None or buf.size < n_floats:
-            buf = np.empty(n_floats, dtype=np.float32)
-            self._scratch[name] = buf
-        # A prefix of the flat buffer keeps the view C-contiguous (one numba specialisation).
-        return buf[:n_floats].reshape(self.n_levels, n_points, self.n_features)
-
-    @contextlib.contextmanager
-    def thread_limit(self, threads: int | None = None) -> Iterator[None]:
-        """Run numba kernels with ``threads`` (or this state's default; None keeps numba's)."""
-        threads = self.threads if threads is None else threads
-        if threads is None:
-            yield
-            return
-        previous = numba.get_num_threads()
-        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
-        try:
-            yield
-        finally:
-            numba.set_num_threads(previous)
-
-    def encode(self, x01: np.ndarray, table: np.ndarray) -> np.ndarray:
-        """Forward kernel: (N, 3) float32 points -> (N, L * F) float32 features."""
-        n_points = x01.shape[0]
-        out_lm = self._level_major_scratch("out", n_points)
-        out = np.empty((n_points, self.n_levels * self.n_features), dtype=np.float32)
-        with self.thread_limit():
-            kernels.hashgrid_forward(
-                x01, table, self.scales, self.resolutions, self.sizes, self.offsets,
-                self.hashed, out_lm, out, numba.get_num_threads(),
-            )  # fmt: skip
-        return out
 
     def accumulate(self, x01: np.ndarray, grad_out: np.ndarray) -> None:
         """Backward kernel: add d loss / d table into :attr:`grad` and flag touched blocks.

@@ -157,9 +157,16 @@ def plot_sdf_slices(
     sdf_cmap = colormaps["RdBu_r"].with_extremes(bad="0.6")
     error_cmap = colormaps["viridis"].with_extremes(bad="0.6")
 
-    fig = Figure(figsize=figsize, layout="constrained")
+    # A fixed layout: matplotlib's constrained layout costs ~0.6 s per figure, a sixth of the job.
+    fig = Figure(figsize=figsize)
     # Rows differ in their horizontal axis (y, x, x): share only within a row.
-    axes = fig.subplots(3, 3, sharey="row")
+    axes = fig.subplots(
+        3,
+        3,
+        sharey="row",
+        gridspec_kw={"left": 0.1, "right": 0.98, "top": 0.91, "bottom": 0.15, "wspace": 0.1},
+    )
+    fig.subplots_adjust(hspace=0.42)
     iso_levels = np.arange(-math.floor(sdf_limit / ISO_STEP), math.floor(sdf_limit / ISO_STEP) + 1)
     iso_levels = iso_levels[iso_levels != 0] * ISO_STEP
     sdf_image = error_image = None
@@ -223,17 +230,20 @@ def plot_sdf_slices(
         fontsize=7,
         framealpha=0.85,
     )
+    # Colour bars under the bottom row: the SDF's under the first two columns, the error's under
+    # the third (figure fractions of the grid above).
+    left, middle, right = (axes[2, col].get_position() for col in range(3))
+    sdf_axes = fig.add_axes((left.x0 + 0.05, 0.06, middle.x1 - left.x0 - 0.1, 0.015))
     sdf_bar = fig.colorbar(
         sdf_image,
-        ax=axes[:, :2],
-        location="bottom",
-        shrink=0.8,
-        aspect=40,
+        cax=sdf_axes,
+        orientation="horizontal",
         label=f"SDF [{UNITS}]  (blue: inside, red: outside)",
     )
     sdf_bar.ax.locator_params(nbins=9)
+    error_axes = fig.add_axes((right.x0 + 0.02, 0.06, right.x1 - right.x0 - 0.04, 0.015))
     error_bar = fig.colorbar(
-        error_image, ax=axes[:, 2], location="bottom", aspect=20, label=f"|error| [{UNITS}]"
+        error_image, cax=error_axes, orientation="horizontal", label=f"|error| [{UNITS}]"
     )
     error_bar.ax.locator_params(nbins=5)
     fig.suptitle(title or "SDF slices through the center")

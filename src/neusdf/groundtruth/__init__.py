@@ -14,13 +14,19 @@ from neusdf.groundtruth.sdf import (
     resolve_sign_method,
     signed_distance,
 )
-from neusdf.groundtruth.winding import encloses_volume, require_volume, winding_number
+from neusdf.groundtruth.winding import (
+    closed_oriented_volume,
+    encloses_volume,
+    require_volume,
+    winding_number,
+)
 
 __all__ = [
     "ClosestPoints",
     "GroundTruth",
     "TriangleTree",
     "build_tree",
+    "closed_oriented_volume",
     "closest_point",
     "closest_point_naive",
     "encloses_volume",

@@ -20,6 +20,9 @@ INSIDE_MARGIN = 0.01
 PROBE_OFFSET = 1e-4
 # At most this many faces of each component are probed (evenly spread over its faces).
 PROBE_FACES = 256
+# A closed, consistently oriented mesh encloses volume when |signed volume| exceeds this
+# fraction of its bbox diagonal cubed (far above rounding, far below any real solid).
+VOLUME_TOLERANCE = 1e-9
 
 
 def winding_number(
@@ -76,10 +79,41 @@ def winding_number(
     return out
 
 
-def encloses_volume(vertices: np.ndarray, faces: np.ndarray, *, threads: int | None = None) -> bool:
+def closed_oriented_volume(vertices: np.ndarray, faces: np.ndarray) -> float | None:
+    """Signed volume of a mesh whose every directed edge ``(a, b)`` occurs exactly once and is
+    matched by exactly one ``(b, a)`` (closed and consistently oriented, as indexed); None for
+    any other mesh, whose signed volume means nothing.
+
+    Returns
+    -------
+    float or None
+        Vertex units cubed; positive for outward-facing normals.
+    """
+    faces = np.asarray(faces, dtype=np.int64)
+    vertices = np.asarray(vertices, dtype=np.float64)
+    if len(faces) == 0:
+        return None
+    tails, heads = faces.ravel(), np.roll(faces, -1, axis=1).ravel()
+    edges = tails * len(vertices) + heads
+    reverse = heads * len(vertices) + tails
+    edges.sort()
+    reverse.sort()
+    if np.any(edges[1:] == edges[:-1]) or not np.array_equal(edges, reverse):
+        return None
+    # Relative to the mean vertex: the volume does not depend on the origin, its rounding does.
+    a, b, c = (vertices[faces[:, k]] - vertices.mean(axis=0) for k in range(3))
+    return float(np.einsum("ij,ij->", a, np.cross(b, c)) / 6.0)
+
+
+def encloses_volume(
+    vertices: np.ndarray, faces: np.ndarray, *, threads: int | None = None, shortcut: bool = True
+) -> bool:
     """Whether any edge-connected component of the mesh encloses volume on its own.
 
-    A component encloses volume when its own winding number exceeds 0.5 in magnitude (plus a
+    Shortcut (``shortcut``): a closed, consistently oriented mesh whose signed volume is not
+    zero (:func:`closed_oriented_volume`) does — its winding number is a nonzero integer
+    somewhere — and no component test is needed. Every other mesh takes the component test: a
+    component encloses volume when its own winding number exceeds 0.5 in magnitude (plus a
     small margin) at a probe point just off one of its faces (face centroids moved a tiny step
     along each normal, both sides). Testing components separately is what tells a triangle soup
     from a solid: overlapping soup triangles add up to |w| > 1 in places, but a single triangle
@@ -90,11 +124,18 @@ def encloses_volume(vertices: np.ndarray, faces: np.ndarray, *, threads: int | N
     vertices : (V, 3) float array
     faces : (F, 3) int array
     threads : int, optional
+    shortcut : bool
+        False: always the component test (the reference the shortcut is tested against).
 
     Returns
     -------
     bool
     """
+    if shortcut:
+        volume = closed_oriented_volume(vertices, faces)
+        diagonal = float(np.linalg.norm(np.ptp(np.asarray(vertices)[np.unique(faces)], axis=0)))
+        if volume is not None and abs(volume) > VOLUME_TOLERANCE * diagonal**3:
+            return True
     import trimesh  # connected components; only the sample job asks, once per mesh
 
     mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)

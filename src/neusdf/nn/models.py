@@ -25,15 +25,15 @@ import torch
 from torch import nn
 
 from neusdf import __version__
-from neusdf.encoding import HashGridConfig, HashGridEncoding, resolve_backend
+from neusdf.encoding import HashGridEncoding, resolve_backend
+from neusdf.encoding.config import encoding_config
 from neusdf.errors import CheckpointError
 from neusdf.io import atomic_path
 from neusdf.nn.layers import adam, build_mlp
+from neusdf.nn.weights import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, check_checkpoint_payload
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "neusdf-checkpoint"
-CHECKPOINT_VERSION = 1
 
 # Values of a model configuration's ``kind``; a configuration without one is a hash grid (so
 # checkpoints written before kinds existed load unchanged).
@@ -47,18 +47,6 @@ def resolve_device(device: str) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"device {device!r} requested but CUDA is not available")
     return device
-
-
-def encoding_config(model_config: dict) -> HashGridConfig:
-    """The hash-grid config of a named model configuration (``model_config["encoding"]``)."""
-    enc = model_config["encoding"]
-    return HashGridConfig.from_finest_resolution(
-        n_levels=int(enc["n_levels"]),
-        n_features_per_level=int(enc["n_features_per_level"]),
-        log2_hashmap_size=int(enc["log2_hashmap_size"]),
-        base_resolution=int(enc["base_resolution"]),
-        finest_resolution=float(enc["finest_resolution"]),
-    )
 
 
 class SDFNetwork(nn.Module):
@@ -257,17 +245,7 @@ def read_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(
             path, f"refused: not a weights-only checkpoint (would need to run code): {first}"
         ) from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(path, "not a neusdf checkpoint")
-    version = payload.get("format_version")
-    if isinstance(version, int) and version > CHECKPOINT_VERSION:
-        raise CheckpointError(
-            path,
-            f"written by a newer neusdf (format {version} > {CHECKPOINT_VERSION}); upgrade neusdf",
-        )
-    if version != CHECKPOINT_VERSION:
-        raise CheckpointError(path, f"unsupported format_version {version!r}")
-    return payload
+    return check_checkpoint_payload(path, payload)
 
 
 def load_checkpoint(

@@ -16,7 +16,7 @@ from neusdf.mesh.ply import read_ply
 from neusdf.mesh.samples import read_attrs, read_samples
 from neusdf.mesh.transform import Normalization
 from neusdf.pipeline.compute import Compute
-from neusdf.pipeline.extract import checkpoint_field
+from neusdf.pipeline.field import TrainedField, load_trained_field
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +31,17 @@ def score_signs(sdf_fn, samples_path: str) -> dict:
     return record
 
 
-def time_model(sdf_fn, samples_path: str, cfg: dict, device: str) -> dict:
+def time_model(field: TrainedField, samples_path: str, cfg: dict) -> dict:
     """Median and IQR of timed inference runs on the first ``timing_points`` volume test points
-    (``cfg = config["evaluate"]``), after warm-up runs."""
-    import torch
-
+    (``cfg = config["evaluate"]``), after warm-up runs; on a GPU the points are there first."""
     points = read_samples(samples_path, "test/volume").points[: int(cfg["timing_points"])]
-    points_t = torch.as_tensor(points).to(device)
+    if field.device.startswith("cuda"):
+        import torch
+
+        points = torch.as_tensor(points).to(field.device)
     timing = time_inference(
-        lambda: sdf_fn(points_t),
-        device=device,
+        lambda: field.sdf(points),
+        device=field.device,
         repeats=int(cfg["timing_repeats"]),
         warmup=int(cfg["timing_warmup"]),
     )
@@ -110,32 +111,29 @@ def evaluate_object(
     dict
         The metrics record (keys: :data:`neusdf.evaluation.record.METRICS`).
     """
-    import torch
+    field = load_trained_field(checkpoint_path, compute, int(cfg["batch_size"]))
+    on_gpu = field.device.startswith("cuda")
+    if on_gpu:
+        import torch
 
-    compute = compute.resolved()
-    if compute.device.startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats()
-    sdf_fn, normalization, model, payload = checkpoint_field(
-        checkpoint_path, compute, int(cfg["batch_size"])
-    )
+        torch.cuda.reset_peak_memory_stats()  # the peak from here on includes the weights
     record = {"object": obj, "model": model_name, "status": "ok", "error": "", "failed_stage": ""}
-    record.update(score_signs(sdf_fn, samples_path))
-    record.update(time_model(sdf_fn, samples_path, cfg, compute.device))
+    record.update(score_signs(field.sdf, samples_path))
+    record.update(time_model(field, samples_path, cfg))
     record.update(
         mesh_geometry(
             pred_mesh_path,
             pred_meta_path,
             gt_mesh_path,
-            normalization,
+            field.normalization,
             int(geometry_cfg["n_samples"]),
             seed,
             compute.threads,
         )
     )
-    n_total = sum(p.numel() for p in model.parameters())
-    n_encoding = model.n_table_parameters()
+    n_total, n_encoding = field.n_parameters, field.n_table_parameters
     attrs = read_attrs(samples_path)
-    training = payload["training"]
+    training = field.payload["training"]
     record.update(
         {
             "n_parameters": n_total,
@@ -143,17 +141,15 @@ def evaluate_object(
             "n_network_parameters": n_total - n_encoding,
             "checkpoint_bytes": os.path.getsize(checkpoint_path),
             "peak_memory_bytes": peak_rss_bytes(),
-            "peak_gpu_memory_bytes": (
-                int(torch.cuda.max_memory_allocated()) if compute.device.startswith("cuda") else 0
-            ),
+            "peak_gpu_memory_bytes": (int(torch.cuda.max_memory_allocated()) if on_gpu else 0),
             "train_seconds": float(training["seconds"]),
             "train_points_per_second": float(training["points_per_second"]),
             "final_loss": float(training["final_loss"]),
             "kind": training.get("kind", "hashgrid"),  # checkpoints from before kinds existed
             "train_backend": training["backend"],
             "train_device": training["device"],
-            "eval_backend": model.backend,
-            "eval_device": compute.device,
+            "eval_backend": field.backend,
+            "eval_device": field.device,
             "threads": compute.threads,
             "sample_engine": attrs.get("engine"),
             "sign_method": attrs.get("sign_method"),

@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from pathlib import Path
 
 from neusdf.io import write_json
-from neusdf.mesh.transform import Normalization
 from neusdf.pipeline.compute import Compute
+from neusdf.pipeline.field import load_trained_field
 
 log = logging.getLogger(__name__)
-
-
-def checkpoint_field(checkpoint_path: str, compute: Compute, batch_size: int):
-    """A trained model as a plain field, with its stored transform.
-
-    Returns
-    -------
-    sdf_fn : callable
-        ``(M, 3) float32 points, normalized frame -> (M,) float32`` signed distances.
-    normalization : Normalization
-    model, payload
-        The model and the checkpoint's other contents.
-    """
-    from neusdf.nn.models import load_checkpoint, predict_sdf
-
-    compute = compute.resolved()
-    model, payload = load_checkpoint(
-        checkpoint_path, backend=compute.backend, device=compute.device, threads=compute.threads
-    )
-    sdf_fn = functools.partial(predict_sdf, model, batch_size=batch_size)
-    return sdf_fn, Normalization.from_record(payload["normalization"]), model, payload
 
 
 def extract_object(checkpoint_path: str, mesh_out: str, cfg: dict, compute: Compute) -> dict:
@@ -50,7 +28,8 @@ def extract_object(checkpoint_path: str, mesh_out: str, cfg: dict, compute: Comp
     from neusdf.progress import counted, finish, progress
 
     batch_size = int(cfg["batch_size"])
-    sdf_fn, normalization, _, _ = checkpoint_field(checkpoint_path, compute, batch_size)
+    field = load_trained_field(checkpoint_path, compute, batch_size)
+    sdf_fn, normalization = field.sdf, field.normalization
     resolution = int(cfg["resolution"])
     # Counts grid nodes: evaluated ones as they go, the rest once the band has settled them.
     with progress(resolution**3, "extract", "point") as bar:

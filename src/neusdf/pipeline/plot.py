@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from neusdf.pipeline.compute import Compute
-from neusdf.pipeline.extract import checkpoint_field
+from neusdf.pipeline.field import load_trained_field
 from neusdf.pipeline.sample import ground_truth
 
 
@@ -21,7 +21,7 @@ def plot_object(
     the ground truth as configured in ``sample_cfg = config["sample"]``, set up once)."""
     from neusdf.evaluation.plots import plot_sdf_slices
 
-    sdf_fn, _, _, _ = checkpoint_field(checkpoint_path, compute, 2**16)
+    sdf_fn = load_trained_field(checkpoint_path, compute, 2**16).sdf
     # The sample job already refused meshes that enclose no volume.
     truth = ground_truth(gt_mesh_path, meta_path, sample_cfg, compute.threads, check_volume=False)
     resolution = int(cfg["resolution"])
