@@ -78,19 +78,12 @@ class Normalization:
         """Map (N, 3) normalized-frame points back to the original frame (float64)."""
         return np.asarray(points, dtype=np.float64) / self.scale + np.asarray(self.center)
 
-    def _mesh(self, mesh: trimesh.Trimesh, vertices: np.ndarray, frame: str) -> trimesh.Trimesh:
-        out = mesh.copy()
-        out.vertices = vertices
-        out.metadata = dict(mesh.metadata)
-        if "extraction" in out.metadata:
-            out.metadata["extraction"] = {**out.metadata["extraction"], "frame": frame}
-        return out
-
     def mesh_to_original(self, mesh: trimesh.Trimesh) -> trimesh.Trimesh:
         """A copy of a normalized-frame mesh in the original frame (same faces and winding;
         an ``extraction`` metadata record gets ``frame="original"``)."""
-        return self._mesh(mesh, self.invert(mesh.vertices), "original")
-
-    def mesh_to_normalized(self, mesh: trimesh.Trimesh) -> trimesh.Trimesh:
-        """Inverse of :meth:`mesh_to_original`."""
-        return self._mesh(mesh, self.apply(mesh.vertices), "normalized")
+        out = mesh.copy()
+        out.vertices = self.invert(mesh.vertices)
+        out.metadata = dict(mesh.metadata)
+        if "extraction" in out.metadata:
+            out.metadata["extraction"] = {**out.metadata["extraction"], "frame": "original"}
+        return out
