@@ -19,7 +19,7 @@ run on an otherwise idle machine).
 Usage::
 
     python bench/training_curve.py                          # default recipes, data/raw (~10 min)
-    python bench/training_curve.py --recipes default,today --meshes ../shared/meshes
+    python bench/training_curve.py --recipes e6-s90,today --meshes ../shared/meshes
     python bench/training_curve.py --list                   # recipe names and settings
 """
 

@@ -12,8 +12,8 @@ from neusdf.evaluation.comparison import model_comparison, write_model_compariso
 
 def summary_frame() -> pd.DataFrame:
     rows = [
-        ("hashgrid", "a", "ok", 0.99, 0.8, 1000),
-        ("hashgrid", "b", "ok", 0.97, 0.9, 1000),
+        ("hashgrid", "a", "ok", 0.99, 0.8, 48_813_693),
+        ("hashgrid", "b", "ok", 0.97, 0.9, 48_813_693),
         ("exact", "a", "ok", 0.90, 0.1, 500),
         ("exact", "b", "failed", math.nan, math.nan, math.nan),
         ("mlp", "a", "ok", 0.50, 2.0, 100),
@@ -47,6 +47,8 @@ def test_write_csv_and_figure(tmp_path):
     summary = tmp_path / "summary.csv"
     summary_frame().to_csv(summary, index=False)
     table = write_model_comparison(summary, tmp_path / "models.csv", tmp_path / "models.png")
-    assert pd.read_csv(tmp_path / "models.csv")["model"].tolist() == table["model"].tolist()
+    written = pd.read_csv(tmp_path / "models.csv")
+    assert written["model"].tolist() == table["model"].tolist()
+    assert written["checkpoint_bytes"].tolist() == [500, 48_813_693, 100]  # exact, not %.6g
     with Image.open(tmp_path / "models.png") as image:
         assert image.size == (1200, 500)

@@ -67,7 +67,8 @@ def write_model_comparison(
     """Read ``summary.csv``, write ``models.csv`` and ``models.png``; returns the table."""
     table = model_comparison(pd.read_csv(summary_csv), models)
     with atomic_path(csv_out) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
+        # 12 significant digits: byte and parameter counts of ~10^8 stay exact.
+        table.to_csv(tmp, index=False, float_format="%.12g")
     plot_model_comparison(table, png_out)
     return table
 

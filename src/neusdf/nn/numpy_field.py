@@ -43,7 +43,12 @@ class HashGridField:
         table ``encoding.params`` (float32 or float16, tcnn order) and the MLP's
         ``network.<i>.weight`` matrices (out, in).
     threads : int or None
-        numba threads of the encoder (numpy's BLAS keeps its own setting).
+        numba threads of the encoder (the MLP's products run on one BLAS thread, see
+        :meth:`__call__`).
+
+    Notes
+    -----
+    Calls reuse scratch buffers: one field serves one thread at a time.
     """
 
     def __init__(self, model_config: dict, state_dict: dict, threads: int | None = None):
