@@ -249,3 +249,21 @@ def test_kind_through_train_and_evaluate_stages(kind, sphere_object, tmp_path):
         assert Path(tmp_path / "m.history.csv").read_text().strip() == (
             "epoch,points,loss,seconds,points_per_second"
         )
+
+
+def test_config_hashgrid_small_checkpoint_is_at_most_a_megabyte(tmp_path):
+    """The compact model of the comparison stays <= 10^6 bytes on disk (issue: "<= 1 MB")."""
+    from neusdf.config import model_config
+
+    config = model_config(
+        yaml.safe_load((REPO / "config.yaml").read_text())["models"]["hashgrid_small"]
+    )
+    model = build_model(config, backend="fast", seed=0)
+    size = save_checkpoint(
+        tmp_path / "small.pt",
+        model,
+        "hashgrid_small",
+        {"center": [0, 0, 0], "scale": 1.0},
+        {"seconds": 1.0},
+    )
+    assert 900_000 < size <= 1_000_000
