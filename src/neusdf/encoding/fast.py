@@ -1,6 +1,6 @@
 """The fast backend's forward pass without torch: per-level constants, reused scratch, the numba
 encode kernel. :class:`~neusdf.encoding.module.FastGradState` adds the gradient buffers for
-training; torch-free CPU inference (:mod:`neusdf.nn.inference`) uses this class alone, so jobs
+training; torch-free CPU inference (:mod:`neusdf.nn.numpy_field`) uses this class alone, so jobs
 that only evaluate a trained field need not import torch (~1.1 s each on this CPU)."""
 
 from __future__ import annotations

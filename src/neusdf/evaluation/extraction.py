@@ -139,9 +139,7 @@ def extract_level_set_arrays(
     info : dict
         The extraction record: ``empty``, ``resolution``, ``bound``, ``level``, ``spacing``,
         ``method``, ``evaluated_fraction`` (of the grid nodes), ``closure_nodes`` (added by the
-        narrow
-        band's closure step), ``sdf_min`` and ``sdf_max`` (over the
-        evaluated nodes).
+        narrow band's closure step), ``sdf_min`` and ``sdf_max`` (over the evaluated nodes).
         When the grid values never cross ``level`` the mesh has no vertices and no faces,
         ``empty`` is True and an :class:`EmptyLevelSetWarning` is issued (no exception).
 

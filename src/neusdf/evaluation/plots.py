@@ -160,13 +160,15 @@ def plot_sdf_slices(
     # A fixed layout: matplotlib's constrained layout costs ~0.6 s per figure, a sixth of the job.
     fig = Figure(figsize=figsize)
     # Rows differ in their horizontal axis (y, x, x): share only within a row.
-    axes = fig.subplots(
-        3,
-        3,
-        sharey="row",
-        gridspec_kw={"left": 0.1, "right": 0.98, "top": 0.91, "bottom": 0.15, "wspace": 0.1},
-    )
-    fig.subplots_adjust(hspace=0.42)
+    layout = {
+        "left": 0.1,
+        "right": 0.98,
+        "top": 0.91,
+        "bottom": 0.15,
+        "wspace": 0.1,
+        "hspace": 0.42,
+    }
+    axes = fig.subplots(3, 3, sharey="row", gridspec_kw=layout)
     iso_levels = np.arange(-math.floor(sdf_limit / ISO_STEP), math.floor(sdf_limit / ISO_STEP) + 1)
     iso_levels = iso_levels[iso_levels != 0] * ISO_STEP
     sdf_image = error_image = None

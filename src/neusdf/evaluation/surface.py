@@ -63,10 +63,13 @@ def is_empty_mesh(mesh) -> bool:
 
 
 def _surface(mesh, n: int, seed: int, name: str) -> _Surface:
-    if is_empty_mesh(mesh):
-        raise ValueError(f"{name} is empty or has zero surface area")
     vertices, faces = mesh_arrays(mesh)
-    _, face_normals = areas_and_normals(triangle_array(vertices, faces))
+    areas, face_normals = (
+        areas_and_normals(triangle_array(vertices, faces)) if len(faces) else (np.zeros(0), None)
+    )
+    area = float(areas.sum())
+    if not (math.isfinite(area) and area > 0.0):  # as is_empty_mesh, from the areas at hand
+        raise ValueError(f"{name} is empty or has zero surface area")
     points, face_index = sample_surface(vertices, faces, n, seed)
     tree = build_tree(vertices, faces, winding=False)
     return _Surface(points, face_normals[face_index], tree, face_normals)

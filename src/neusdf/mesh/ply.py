@@ -89,10 +89,10 @@ def read_ply(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """
     path = Path(path)
     data = path.read_bytes()
-    elements, offset = _header(path, data)
     vertices = np.zeros((0, 3))
     faces = np.zeros((0, 3), dtype=np.int64)
     try:
+        elements, offset = _header(path, data)
         for name, count, properties in elements:
             if properties and properties[0][0] == "list":
                 _, count_type, index_type, _ = properties[0]
@@ -108,7 +108,7 @@ def read_ply(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
                     raise MeshError(path, "has faces that are not triangles")
                 faces = body["index"].astype(np.int64)
     except (KeyError, ValueError, IndexError) as exc:
-        raise MeshError(path, f"has a malformed PLY body ({exc})") from None
+        raise MeshError(path, f"has a malformed PLY header or body ({exc})") from None
     if len(faces) and (faces.min() < 0 or faces.max() >= len(vertices)):
         raise MeshError(path, "has a face index past the last vertex")
     return vertices, faces

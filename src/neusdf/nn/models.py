@@ -262,6 +262,20 @@ def load_checkpoint(
         Everything else stored (configuration, normalization, training record).
     """
     payload = read_checkpoint(path)
+    return model_from_payload(path, payload, backend, device, threads), payload
+
+
+def model_from_payload(
+    path: str | Path, payload: dict, backend: str, device: str, threads: int | None
+) -> nn.Module:
+    """The model of a checkpoint's checked ``payload`` (its ``state_dict`` as tensors), in eval
+    mode on ``device``; ``path`` names the file in errors.
+
+    Raises
+    ------
+    CheckpointError
+        The weights do not fit the stored configuration.
+    """
     device = resolve_device(device)
     backend = resolve_backend(backend, device)
     try:
@@ -275,4 +289,4 @@ def load_checkpoint(
             path, f"weights do not match the stored configuration: {exc}"
         ) from None
     model.eval()
-    return model, payload
+    return model

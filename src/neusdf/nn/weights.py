@@ -66,7 +66,8 @@ def check_checkpoint_payload(path: str | Path, payload: object) -> dict:
 
 
 def _rebuild_tensor(storage, offset, size, stride, requires_grad, hooks, metadata=None):
-    """numpy counterpart of ``torch._utils._rebuild_tensor_v2`` (a strided view, copied)."""
+    """numpy counterpart of ``torch._utils._rebuild_tensor_v2``: a view of the storage (copied
+    only when not C-contiguous)."""
     size, stride = tuple(size), tuple(stride)
     if math.prod(size) == 0:
         return np.zeros(size, dtype=storage.dtype)

@@ -69,6 +69,7 @@ def load_trained_field(checkpoint_path: str, compute: Compute, batch_size: int) 
     CheckpointError
         As :func:`neusdf.nn.models.load_checkpoint`.
     """
+    payload = None
     if runs_without_torch(compute):
         from neusdf.nn.numpy_field import HashGridField
         from neusdf.nn.weights import read_checkpoint_arrays
@@ -87,12 +88,17 @@ def load_trained_field(checkpoint_path: str, compute: Compute, batch_size: int) 
             )
     import torch
 
-    from neusdf.nn.models import load_checkpoint, predict_sdf
+    from neusdf.nn.models import model_from_payload, predict_sdf, read_checkpoint
 
     compute = compute.resolved()
     torch.set_num_threads(max(1, int(compute.threads)))
-    model, payload = load_checkpoint(
-        checkpoint_path, backend=compute.backend, device=compute.device, threads=compute.threads
+    if payload is None:
+        payload = read_checkpoint(checkpoint_path)
+    else:  # read above without torch (another kind than a hash grid): not read twice
+        state = {key: torch.from_numpy(value) for key, value in payload["state_dict"].items()}
+        payload = {**payload, "state_dict": state}
+    model = model_from_payload(
+        checkpoint_path, payload, compute.backend, compute.device, compute.threads
     )
     return TrainedField(
         sdf=functools.partial(predict_sdf, model, batch_size=batch_size),
