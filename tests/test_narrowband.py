@@ -116,7 +116,7 @@ def test_closure_follows_a_surface_steeper_than_assumed():
 
     dense, band = both(spike, 97, lipschitz=0.5)
     assert_same_mesh(dense, band)
-    _, stats = evaluate_narrow_band(spike, 97, lipschitz=0.5)
+    _, _, stats = evaluate_narrow_band(spike, 97, lipschitz=0.5)
     assert stats["closure_rounds"] > 0
 
 
@@ -188,6 +188,6 @@ def test_each_node_is_evaluated_at_most_once_in_bounded_batches():
         seen.append(points.copy())
         return nested_shells(points)
 
-    _, stats = evaluate_narrow_band(recording, 65, batch_size=999)
+    _, _, stats = evaluate_narrow_band(recording, 65, batch_size=999)
     points = np.concatenate(seen)
     assert len(np.unique(points, axis=0)) == len(points) == stats["evaluated"] < 65**3

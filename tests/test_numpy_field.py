@@ -51,7 +51,10 @@ def _checkpoint(tmp_path, kind: str, storage: str = "float32"):
     ("kind", "storage"),
     [("hashgrid", "float32"), ("hashgrid", "float16"), ("deepsdf", "float32")],
 )
-def test_reader_gives_torch_loads_payload(tmp_path, kind, storage):
+@pytest.mark.parametrize("huge_pages", [False, True])
+def test_reader_gives_torch_loads_payload(tmp_path, monkeypatch, kind, storage, huge_pages):
+    if huge_pages:  # every storage through the huge-page path of the large tables
+        monkeypatch.setattr("neusdf.nn.weights._LARGE_STORAGE_BYTES", 0)
     path, _ = _checkpoint(tmp_path, kind, storage)
     ours, theirs = read_checkpoint_arrays(path), read_checkpoint(path)
     assert ours.keys() == theirs.keys()
@@ -78,6 +81,20 @@ def test_numpy_field_matches_the_torch_model(tmp_path, storage):
     assert field.n_table_parameters == model.n_table_parameters()
 
 
+def test_numpy_field_gives_the_same_bits_on_any_number_of_threads(tmp_path):
+    from neusdf.nn.numpy_field import MLP_ROWS
+
+    path, _ = _checkpoint(tmp_path, "hashgrid")
+    arrays = read_checkpoint_arrays(path)
+    # Several MLP row blocks per batch, a short last one: the workers split them differently.
+    points = np.random.default_rng(1).uniform(-1, 1, (2 * MLP_ROWS + 123, 3)).astype(np.float32)
+    one = HashGridField(arrays["model_config"], arrays["state_dict"], threads=1)(points)
+    for threads in (2, 3):
+        field = HashGridField(arrays["model_config"], arrays["state_dict"], threads=threads)
+        np.testing.assert_array_equal(field(points), one)
+        assert field._pool is not None  # the rows really were split between workers
+
+
 def test_reader_refuses_what_torch_refuses(tmp_path):
     evil = tmp_path / "evil.pt"
     torch.save({"format": "neusdf-checkpoint", "payload": Sneaky()}, evil)
@@ -95,6 +112,21 @@ def test_reader_refuses_what_torch_refuses(tmp_path):
         with pytest.raises(CheckpointError, match=reason) as caught:
             read_checkpoint_arrays(path)
         assert str(path) in str(caught.value)
+
+
+def test_reader_refuses_a_truncated_storage(tmp_path):
+    import zipfile
+
+    path, _ = _checkpoint(tmp_path, "hashgrid")
+    cut = tmp_path / "cut.pt"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(cut, "w") as dst:
+        members = [info for info in src.infolist() if "/data/" in info.filename]
+        largest = max(members, key=lambda info: info.file_size).filename
+        for info in src.infolist():
+            data = src.read(info.filename)
+            dst.writestr(info, data[: len(data) // 2] if info.filename == largest else data)
+    with pytest.raises(CheckpointError, match="truncated"):
+        read_checkpoint_arrays(cut)
 
 
 def test_trained_field_takes_the_torch_free_path_only_for_cpu_hash_grids(tmp_path):

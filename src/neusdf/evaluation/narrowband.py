@@ -28,6 +28,10 @@ size of the feature (a true SDF has L = 1: thin plates and tiny spheres are kept
 steeper than L (gradient norm G > L), a closed feature wholly inside one block, such as a
 sphere of radius r around which f = G * (|x - x0| - r), is caught when
 ``r >= (1 - L / G) * (sqrt(3) / 2) * B * h``; smaller ones can be lost (tested).
+
+Cost: the evaluations, plus a few streaming passes over a uint8 state per node (evaluated,
+stand-in, queued) done by numba loops; peak memory is the float32 grid, that state and the
+list of queued nodes (~110 MB at 256^3).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+from numba import njit
 
 __all__ = ["DEFAULT_COARSE_BLOCK", "DEFAULT_LIPSCHITZ", "evaluate_narrow_band"]
 
@@ -45,21 +50,228 @@ DEFAULT_LIPSCHITZ = 2.0
 # 16 fine cells per coarse block: a 17^3 first grid at resolution 256.
 DEFAULT_COARSE_BLOCK = 16
 
-# Cube corner offsets (8, 3), in the order of np.ndindex((2, 2, 2)).
-_CORNERS = np.array(list(np.ndindex(2, 2, 2)), dtype=np.int64)
+# What a fine node holds (the ``state`` array): nothing yet, an exact value, a stand-in, or
+# nothing exact yet but wanted by the next evaluation.
+_UNSET, _EVALUATED, _BOUNDED, _QUEUED = 0, 1, 2, 3
+
+# The bookkeeping runs as numba loops over the fine grid and the block lattices, in place: the
+# numpy version's full-size temporaries (~300 MB at 256^3) cost more than the evaluations on a
+# machine where fresh memory is slow to fault in.
 
 
-def _evaluate_nodes(
+@njit(cache=True, nogil=True)
+def _queue(state, i, j, k):
+    """Mark node (i, j, k) for evaluation unless it has its exact value; returns 1 if newly
+    marked."""
+    if state[i, j, k] == _EVALUATED or state[i, j, k] == _QUEUED:
+        return 0
+    state[i, j, k] = _QUEUED
+    return 1
+
+
+@njit(cache=True, nogil=True)
+def _queue_block_corners(state, candidate, size):
+    """Queue the 8 corner nodes ``min(a * size, n_cells)`` of every candidate block."""
+    n_cells = state.shape[0] - 1
+    n_blocks = candidate.shape[0]
+    count = 0
+    for a in range(n_blocks):
+        for b in range(n_blocks):
+            for c in range(n_blocks):
+                if not candidate[a, b, c]:
+                    continue
+                for di in range(2):
+                    i = min((a + di) * size, n_cells)
+                    for dj in range(2):
+                        j = min((b + dj) * size, n_cells)
+                        for dk in range(2):
+                            count += _queue(state, i, j, min((c + dk) * size, n_cells))
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _queue_block_nodes(state, blocks, size):
+    """Queue every node of the marked blocks of ``size`` cells, far faces included (block a
+    spans nodes a * size .. (a + 1) * size, clipped to the grid)."""
+    n_cells = state.shape[0] - 1
+    n_blocks = blocks.shape[0]
+    count = 0
+    for a in range(n_blocks):
+        for b in range(n_blocks):
+            for c in range(n_blocks):
+                if not blocks[a, b, c]:
+                    continue
+                for i in range(a * size, min((a + 1) * size, n_cells) + 1):
+                    for j in range(b * size, min((b + 1) * size, n_cells) + 1):
+                        for k in range(c * size, min((c + 1) * size, n_cells) + 1):
+                            count += _queue(state, i, j, k)
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _queued_nodes(state, count):
+    """Flat indices (count,) int64 of the queued nodes, in increasing order."""
+    flat = state.reshape(-1)
+    out = np.empty(count, dtype=np.int64)
+    n = 0
+    for index in range(flat.size):
+        if flat[index] == _QUEUED:
+            out[n] = index
+            n += 1
+    return out[:n]
+
+
+@njit(cache=True, nogil=True)
+def _owned_range(block, size, n_blocks, resolution):
+    """Fine nodes [start, stop) owned by ``block`` (node i belongs to block i // size; the last
+    block also owns the last node)."""
+    start = block * size
+    stop = resolution if block == n_blocks - 1 else start + size
+    return start, stop
+
+
+@njit(cache=True, nogil=True)
+def _bound_block(grid, state, a, b, c, size, n_blocks, value):
+    """Stand-in ``value`` for every node owned by block (a, b, c) that has no exact value."""
+    resolution = grid.shape[0]
+    i0, i1 = _owned_range(a, size, n_blocks, resolution)
+    j0, j1 = _owned_range(b, size, n_blocks, resolution)
+    k0, k1 = _owned_range(c, size, n_blocks, resolution)
+    for i in range(i0, i1):
+        for j in range(j0, j1):
+            for k in range(k0, k1):
+                if state[i, j, k] != _EVALUATED:
+                    grid[i, j, k] = value
+                    state[i, j, k] = _BOUNDED
+
+
+@njit(cache=True, nogil=True)
+def _refine_blocks(grid, state, candidate, size, level, margin):
+    """Apply the rule to the candidate blocks of ``size`` cells (their corners evaluated): the
+    active ones are returned (bool, like ``candidate``); every inactive one gets stand-ins."""
+    n_cells = grid.shape[0] - 1
+    n_blocks = candidate.shape[0]
+    active = np.zeros_like(candidate)
+    for a in range(n_blocks):
+        for b in range(n_blocks):
+            for c in range(n_blocks):
+                if not candidate[a, b, c]:
+                    continue
+                all_above = True
+                all_below = True
+                nearest = np.inf
+                for di in range(2):
+                    i = min((a + di) * size, n_cells)
+                    for dj in range(2):
+                        j = min((b + dj) * size, n_cells)
+                        for dk in range(2):
+                            v = grid[i, j, min((c + dk) * size, n_cells)] - level
+                            all_above = all_above and v > 0
+                            all_below = all_below and v < 0
+                            nearest = min(nearest, abs(v))
+                if (not all_above and not all_below) or nearest <= margin:
+                    active[a, b, c] = True
+                else:
+                    value = np.float32(level + 1.0 if all_above else level - 1.0)
+                    _bound_block(grid, state, a, b, c, size, n_blocks, value)
+    return active
+
+
+@njit(cache=True, nogil=True)
+def _children(active, n_blocks):
+    """Candidates (n_blocks,) * 3 of the next size: the children of active blocks (block a's
+    children are 2a and 2a + 1; past the parent lattice the last parent's)."""
+    last = active.shape[0] - 1
+    out = np.empty((n_blocks, n_blocks, n_blocks), dtype=np.bool_)
+    for a in range(n_blocks):
+        for b in range(n_blocks):
+            for c in range(n_blocks):
+                out[a, b, c] = active[min(a // 2, last), min(b // 2, last), min(c // 2, last)]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _plane_flags(grid, state, i, level, out):
+    """Per node of plane i: bit 0 above the level, bit 1 below, bit 2 evaluated."""
+    for j in range(grid.shape[1]):
+        for k in range(grid.shape[2]):
+            v = grid[i, j, k]
+            out[j, k] = (
+                np.uint8(v > level)
+                | (np.uint8(v < level) << 1)
+                | (np.uint8(state[i, j, k] == _EVALUATED) << 2)
+            )
+
+
+@njit(cache=True, nogil=True)
+def _queue_unclosed_cells(grid, state, level):
+    """Queue the corners of every cell that is not strictly on one side of ``level`` and has a
+    corner without its exact value (a value equal to the level counts as both sides, whatever
+    marching cubes makes of it); returns (cells found, nodes queued)."""
+    resolution = grid.shape[0]
+    low = np.empty((resolution, resolution), dtype=np.uint8)
+    high = np.empty((resolution, resolution), dtype=np.uint8)
+    row = np.empty(resolution - 1, dtype=np.uint8)
+    _plane_flags(grid, state, 0, level, high)
+    n_cells = n_queued = 0
+    for i in range(resolution - 1):
+        low, high = high, low
+        _plane_flags(grid, state, i + 1, level, high)
+        for j in range(resolution - 1):
+            # A cell is closed when the AND of its corners' flags keeps a bit (branch-free).
+            for k in range(resolution - 1):
+                row[k] = (
+                    low[j, k]
+                    & low[j, k + 1]
+                    & low[j + 1, k]
+                    & low[j + 1, k + 1]
+                    & high[j, k]
+                    & high[j, k + 1]
+                    & high[j + 1, k]
+                    & high[j + 1, k + 1]
+                )
+            for k in range(resolution - 1):
+                if row[k] == 0:
+                    n_cells += 1
+                    for di in range(2):
+                        for dj in range(2):
+                            for dk in range(2):
+                                n_queued += _queue(state, i + di, j + dj, k + dk)
+    return n_cells, n_queued
+
+
+@njit(cache=True, nogil=True)
+def _evaluated_summary(grid, state):
+    """Number of evaluated nodes, their smallest and largest value, and the number of nodes
+    left neither evaluated nor bounded."""
+    flat_grid = grid.reshape(-1)
+    flat_state = state.reshape(-1)
+    count = 0
+    unset = 0
+    low = np.inf
+    high = -np.inf
+    for index in range(flat_state.size):
+        s = flat_state[index]
+        if s == _EVALUATED:
+            count += 1
+            low = min(low, flat_grid[index])
+            high = max(high, flat_grid[index])
+        elif s != _BOUNDED:
+            unset += 1
+    return count, low, high, unset
+
+
+def _evaluate_queued(
     sdf_fn: Callable[[np.ndarray], np.ndarray],
     grid: np.ndarray,
-    known: np.ndarray,
-    flat: np.ndarray,
+    state: np.ndarray,
+    count: int,
     axis: np.ndarray,
     batch_size: int,
 ) -> int:
-    """Evaluate ``sdf_fn`` at the flat node indices ``flat`` not yet ``known``; returns how many."""
-    flat = flat[~known.reshape(-1)[flat]]
-    grid_flat, known_flat = grid.reshape(-1), known.reshape(-1)
+    """Evaluate ``sdf_fn`` at the ``count`` queued nodes, in flat order; returns ``count``."""
+    flat = _queued_nodes(state, count)
+    grid_flat, state_flat = grid.reshape(-1), state.reshape(-1)
     for start in range(0, len(flat), batch_size):
         chunk = flat[start : start + batch_size]
         i, j, k = np.unravel_index(chunk, grid.shape)
@@ -71,51 +283,8 @@ def _evaluate_nodes(
         if n_bad:
             raise ValueError(f"sdf_fn returned {n_bad} non-finite values on the grid")
         grid_flat[chunk] = values
-        known_flat[chunk] = True
+        state_flat[chunk] = _EVALUATED
     return len(flat)
-
-
-def _cells_to_corners(cells: np.ndarray) -> np.ndarray:
-    """(n, n, n) bool cells -> (n + 1, n + 1, n + 1) bool: the corners of the marked cells."""
-    n = cells.shape[0]
-    nodes = np.zeros((n + 1,) * 3, dtype=bool)
-    for di, dj, dk in _CORNERS:
-        nodes[di : di + n, dj : dj + n, dk : dk + n] |= cells
-    return nodes
-
-
-def _corner_views(nodes: np.ndarray):
-    """The 8 (n, n, n) views of an (n + 1)^3 node array, one per cell corner."""
-    n = nodes.shape[0] - 1
-    for di, dj, dk in _CORNERS:
-        yield nodes[di : di + n, dj : dj + n, dk : dk + n]
-
-
-def _upsample(blocks: np.ndarray, factor: int, n: int) -> np.ndarray:
-    """Repeat every entry ``factor`` times along each axis, then crop or edge-pad to (n, n, n)
-    (the last node of an axis belongs to the last block)."""
-    out = blocks
-    for ax in range(3):
-        out = np.repeat(out, factor, axis=ax)
-    out = out[:n, :n, :n]
-    return np.pad(out, [(0, n - out.shape[0])] * 3, mode="edge")
-
-
-def _all_corners(nodes: np.ndarray) -> np.ndarray:
-    """(n, n, n) bool: cells whose 8 corners are all set in the (n + 1)^3 bool ``nodes``."""
-    views = _corner_views(nodes)
-    out = next(views).copy()
-    for view in views:
-        out &= view
-    return out
-
-
-def _unclosed_cells(above: np.ndarray, below: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """(n, n, n) bool: cells not strictly on one side of the level with a corner not evaluated.
-
-    A value equal to the level counts as both sides, whatever marching cubes makes of it.
-    """
-    return ~_all_corners(above) & ~_all_corners(below) & ~_all_corners(known)
 
 
 def evaluate_narrow_band(
@@ -126,7 +295,7 @@ def evaluate_narrow_band(
     level: float = 0.0,
     lipschitz: float = DEFAULT_LIPSCHITZ,
     coarse_block: int = DEFAULT_COARSE_BLOCK,
-) -> tuple[np.ndarray, dict]:
+) -> tuple[np.ndarray, np.ndarray, dict]:
     """The grid of :func:`neusdf.evaluation.extraction.evaluate_grid`, exact near the level set.
 
     Parameters
@@ -151,6 +320,9 @@ def evaluate_narrow_band(
     grid : (resolution, resolution, resolution) float32
         Exact values where evaluated; ``level + 1`` or ``level - 1`` elsewhere (the side of the
         level the refinement rule proved or assumed).
+    evaluated : (resolution, resolution, resolution) bool
+        Where the grid holds exact values: all 8 corners of every cell that the level set
+        crosses, so marching cubes may skip the cells whose first corner is not evaluated.
     stats : dict
         ``evaluated`` (nodes), ``fraction`` (of resolution**3), ``closure_rounds`` (rounds of
         step 3 that found unclosed cells), ``closure_nodes`` (nodes they added), ``sdf_min`` and
@@ -168,60 +340,45 @@ def evaluate_narrow_band(
     shape = (resolution,) * 3
     axis = np.linspace(-bound, bound, resolution, dtype=np.float64)
     h = 2.0 * bound / n_cells
-    grid = np.full(shape, np.nan, dtype=np.float32)
-    known = np.zeros(shape, dtype=bool)
+    level = float(level)
+    grid = np.empty(shape, dtype=np.float32)  # every node gets a value: exact or a stand-in
+    state = np.full(shape, _UNSET, dtype=np.uint8)
 
     size = min(coarse_block, 1 << max(0, math.ceil(math.log2(n_cells))))
     n_blocks = -(-n_cells // size)
     candidate = np.ones((n_blocks,) * 3, dtype=bool)
-    # Proven side (+1 / -1, 0: not proven) of the blocks of the current size.
-    block_side = np.zeros((n_blocks,) * 3, dtype=np.int8)
     while size > 1:
-        # The lattice of block corners: fine node min(a * size, n_cells) for a = 0..n_blocks.
-        index = np.minimum(np.arange(n_blocks + 1) * size, n_cells)
-        lattice = np.ix_(index, index, index)
-        corners = np.nonzero(_cells_to_corners(candidate))
-        wanted = np.ravel_multi_index(tuple(index[c] for c in corners), shape)
-        _evaluate_nodes(sdf_fn, grid, known, wanted, axis, batch_size)
-        values = grid[lattice] - np.float32(level)  # NaN outside the candidates' corners
-        all_above = _all_corners(values > 0)
-        all_below = _all_corners(values < 0)
-        nearest = np.minimum.reduce([np.abs(v) for v in _corner_views(values)])
+        queued = _queue_block_corners(state, candidate, size)
+        _evaluate_queued(sdf_fn, grid, state, queued, axis, batch_size)
         margin = lipschitz * math.sqrt(3) / 2 * size * h
-        active = candidate & ((~all_above & ~all_below) | (nearest <= margin))
-        # Inactive blocks: all their nodes are on their corners' side (node i is in block i // B).
-        inactive = candidate & ~active
-        block_side[inactive] = np.where(all_above[inactive], 1, -1)
+        candidate = _refine_blocks(grid, state, candidate, size, level, margin)
+        if size == 2:
+            break
         size //= 2
         n_blocks = -(-n_cells // size)
-        candidate = _upsample(active, 2, n_blocks)
-        block_side = _upsample(block_side, 2, n_blocks)
-    # Cells (size 1) of active 2-blocks: evaluate all their corners.
-    wanted = np.flatnonzero(_cells_to_corners(candidate))
-    _evaluate_nodes(sdf_fn, grid, known, wanted, axis, batch_size)
-    side = _upsample(block_side, 1, resolution)  # +1 / -1: proven side of a node, 0: none
-    # Stand-ins written into the grid itself (no second float grid: peak memory).
-    np.copyto(grid, np.float32(level) + side.astype(np.float32), where=~known)
+        candidate = _children(candidate, n_blocks)
+    # Cells of the active 2-blocks (or every cell): evaluate all their corners.
+    queued = _queue_block_nodes(state, candidate, size)
+    _evaluate_queued(sdf_fn, grid, state, queued, axis, batch_size)
+    missing = _evaluated_summary(grid, state)[3]
+    if missing:  # a bug, not a property of the field: every node is evaluated or bounded
+        raise AssertionError(f"{missing} grid nodes were neither evaluated nor bounded")
 
     rounds = added = 0
     while True:
-        unclosed = _unclosed_cells(grid > level, grid < level, known)
-        if not unclosed.any():
+        n_unclosed, queued = _queue_unclosed_cells(grid, state, level)
+        if not n_unclosed:
             break
         rounds += 1
-        wanted = np.flatnonzero(_cells_to_corners(unclosed))
-        added += _evaluate_nodes(sdf_fn, grid, known, wanted, axis, batch_size)
-    missing = int(np.count_nonzero(~known & (side == 0)))
-    if missing:  # a bug, not a property of the field: every node is evaluated or proven
-        raise AssertionError(f"{missing} grid nodes were neither evaluated nor bounded")
-    evaluated = int(np.count_nonzero(known))
-    values = grid[known]
+        added += _evaluate_queued(sdf_fn, grid, state, queued, axis, batch_size)
+    n_evaluated, sdf_min, sdf_max, _ = _evaluated_summary(grid, state)
     stats = {
-        "evaluated": evaluated,
-        "fraction": evaluated / grid.size,
+        "evaluated": int(n_evaluated),
+        "fraction": n_evaluated / grid.size,
         "closure_rounds": rounds,
         "closure_nodes": added,
-        "sdf_min": float(values.min()),
-        "sdf_max": float(values.max()),
+        "sdf_min": float(sdf_min),
+        "sdf_max": float(sdf_max),
     }
-    return grid, stats
+    evaluated = state == _EVALUATED
+    return grid, evaluated, stats

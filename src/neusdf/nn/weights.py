@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neusdf.encoding.memory import large_zeros_array
 from neusdf.errors import CheckpointError
 
 __all__ = [
@@ -31,6 +32,9 @@ CHECKPOINT_FORMAT = "neusdf-checkpoint"
 CHECKPOINT_VERSION = 1
 
 # torch storage classes (as pickled by torch.save) -> numpy dtypes
+# Storages from this size on are read into huge pages (one 2 MiB page).
+_LARGE_STORAGE_BYTES = 2**21
+
 _STORAGE_DTYPES = {
     "FloatStorage": np.float32,
     "HalfStorage": np.float16,
@@ -99,10 +103,21 @@ class _ArrayUnpickler(pickle.Unpickler):
         kind, dtype, key, _location, numel = pid
         if kind != "storage":
             raise CheckpointError(self.path, f"refused: unknown persistent object {kind!r}")
-        # Read straight into a writable array (numba compiles read-only arrays separately).
-        array = np.empty(int(numel), dtype=dtype)
+        # Read straight into a writable array (numba compiles read-only arrays separately); a
+        # feature table lands in huge pages, where the fast kernels read it without a copy.
+        numel = int(numel)
+        if numel * np.dtype(dtype).itemsize >= _LARGE_STORAGE_BYTES:
+            array = large_zeros_array(numel, dtype)
+        else:
+            array = np.empty(numel, dtype=dtype)
+        # In 1 MiB reads: one big read would first build a bytes copy of the whole storage.
+        view, filled = memoryview(array).cast("B"), 0
         with self.archive.open(f"{self.prefix}data/{key}") as handle:
-            handle.readinto(memoryview(array).cast("B"))
+            while filled < len(view):
+                n_read = handle.readinto(view[filled : filled + 2**20])
+                if not n_read:
+                    raise CheckpointError(self.path, f"storage {key} is truncated")
+                filled += n_read
         return array
 
 
