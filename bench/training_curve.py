@@ -1,10 +1,12 @@
 """Training recipe: mean sign F1 against training seconds on a folder of meshes.
 
-1. Samples every mesh once with the package's own stages (``normalize_object`` +
-   ``sample_object``, the default config's counts and seed) into a cache folder.
-2. For each recipe (overrides of ``config.yaml``'s ``models.hashgrid.training``) trains one
-   network per mesh with :func:`neusdf.nn.training.train_sdf` (fast CPU backend, the same seeds
-   as the ``train`` stage) and scores it on the test sets with
+1. Samples every mesh once per near-surface training count with the package's own stages
+   (``normalize_object`` + ``sample_object``, the default config's other counts and seed) into
+   a cache folder. The test sets do not depend on that count (their seeds are their own).
+2. For each recipe (overrides of ``config.yaml``'s ``models.hashgrid.training``, plus
+   ``train_surface``: the sample file's near-surface training points, 250k unless given) trains
+   one network per mesh with :func:`neusdf.nn.training.train_sdf` (fast CPU backend, the same
+   seeds as the ``train`` stage) and scores it on the test sets with
    :func:`neusdf.evaluation.scores.sign_scores`.
 3. Measures the loop's points/s at each batch size side by side (a few dozen steps each), so
    every recipe's seconds (its point-steps at that rate) come from one moment of one machine,
@@ -53,7 +55,9 @@ from neusdf.seeding import derive_seed
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL = "hashgrid"
-# Overrides of config.yaml's models.hashgrid.training. "today" is the recipe before issue 9.
+# Overrides of config.yaml's models.hashgrid.training (and ``train_surface``, the sample count).
+# "today" is the recipe before issue 9: 20 epochs over the 250k + 250k training points.
+LEGACY_SURFACE = 250_000
 TODAY = {
     "epochs": 20, "batch_size": 16384, "lr_encoding": 0.01, "lr_network": 0.01,
     "lr_schedule": "cosine", "lr_final_factor": 0.01, "points_per_epoch": None,
@@ -79,11 +83,26 @@ RECIPES: dict[str, dict] = {
     "e6-b32k": {**TODAY, "epochs": 6, "batch_size": 32768, "lr_encoding": 0.02,
                 "lr_network": 0.02},
     "e6-lr2e-2": {**TODAY, "epochs": 6, "lr_encoding": 0.02, "lr_network": 0.02},
+    "e6-s90-lr2e-2": {**TODAY, "epochs": 6, "surface_fraction": 0.9, "lr_encoding": 0.02,
+                      "lr_network": 0.02},
+    "e6-s90-end1e-1": {**TODAY, "epochs": 6, "surface_fraction": 0.9, "lr_final_factor": 0.1},
+    "e7-s90": {**TODAY, "epochs": 7, "surface_fraction": 0.9},
+    # Same point-steps as e6-s90 (6 epochs of 500k, 90 % near-surface), drawn from more distinct
+    # near-surface points (the sample file's train_surface).
+    "s500k-e6": {**TODAY, "epochs": 6, "surface_fraction": 0.9, "points_per_epoch": 500_000,
+                 "train_surface": 500_000},
+    "s1M-e6": {**TODAY, "epochs": 6, "surface_fraction": 0.9, "points_per_epoch": 500_000,
+               "train_surface": 1_000_000},
+    "s2M-e6": {**TODAY, "epochs": 6, "surface_fraction": 0.9, "points_per_epoch": 500_000,
+               "train_surface": 2_000_000},
+    "s1M-e5": {**TODAY, "epochs": 5, "surface_fraction": 0.9, "points_per_epoch": 500_000,
+               "train_surface": 1_000_000},
 }  # fmt: skip
-# The recipe config.yaml's models.hashgrid.training holds (tests/test_bench.py checks).
-CONFIG_DEFAULT = "e6-s90"
+# The recipe config.yaml's models.hashgrid.training and sample.train_surface hold
+# (tests/test_bench.py checks).
+CONFIG_DEFAULT = "s1M-e6"
 # The ones the README's table shows (all measured in one run, results kept in the cache).
-DEFAULT_RECIPES = "e3,e4,e6,e6-s75,e8-s75,e5-s90,e6-s90,e6-s90-b32k"
+DEFAULT_RECIPES = "e3,e4,e6,e6-s75,e8-s75,e5-s90,e6-s90,e6-s90-b32k,s500k-e6,s1M-e5,s1M-e6,s2M-e6"
 
 
 def base_model_config() -> dict:
@@ -92,30 +111,40 @@ def base_model_config() -> dict:
     return copy.deepcopy(config["models"][MODEL])
 
 
-def prepare_samples(meshes: Path, cache: Path, seed: int = 0) -> dict[str, Path]:
-    """Normalize and sample every mesh of ``meshes`` into ``cache`` once; {name: samples.h5}.
+def train_surface(recipe: dict) -> int:
+    """Near-surface training points of the sample file a recipe trains on."""
+    return int(recipe.get("train_surface", LEGACY_SURFACE))
+
+
+def prepare_samples(
+    meshes: Path, cache: Path, n_surface: int = LEGACY_SURFACE, seed: int = 0
+) -> dict[str, Path]:
+    """Normalize and sample every mesh of ``meshes`` into ``cache`` once per ``n_surface``
+    (near-surface training points); {name: samples-s<n_surface>.h5}.
 
     Meshes the pipeline rejects (a :class:`~neusdf.errors.NeusdfError`, e.g. an open triangle
     soup) are skipped, as the pipeline records them as failed objects.
     """
     config = workflow_config(yaml.safe_load((REPO / "config.yaml").read_text()))
+    counts = {**config["sample"], "train_surface": n_surface}
     out = {}
     for name, source in sorted(discover_objects(meshes).items()):
         folder = cache / name
-        samples = folder / "samples.h5"
+        samples = folder / f"samples-s{n_surface}.h5"
         if (folder / "rejected.txt").is_file():
             continue
         if not samples.is_file():
             folder.mkdir(parents=True, exist_ok=True)
             start = time.perf_counter()
             try:
-                normalize_object(
-                    str(source), str(folder / "mesh.ply"), str(folder / "meta.json"),
-                    config["normalize"]["half_extent"],
-                )  # fmt: skip
+                if not (folder / "meta.json").is_file():
+                    normalize_object(
+                        str(source), str(folder / "mesh.ply"), str(folder / "meta.json"),
+                        config["normalize"]["half_extent"],
+                    )  # fmt: skip
                 sample_object(
-                    str(folder / "mesh.ply"), str(folder / "meta.json"), str(samples),
-                    config["sample"], seed, 2,
+                    str(folder / "mesh.ply"), str(folder / "meta.json"), str(samples), counts,
+                    seed, 2,
                 )  # fmt: skip
             except NeusdfError as exc:  # the pipeline records these as failed objects: skip
                 (folder / "rejected.txt").write_text(f"{exc}\n")
@@ -129,7 +158,9 @@ def prepare_samples(meshes: Path, cache: Path, seed: int = 0) -> dict[str, Path]
 def train_and_score(samples: Path, training: dict, seed: int, threads: int) -> dict:
     """Train one network as the ``train`` stage does (same seeds) and score its signs."""
     model_config = base_model_config()
-    model_config["training"].update(training)
+    model_config["training"].update(
+        {key: value for key, value in training.items() if key != "train_surface"}
+    )
     train = read_samples(samples, "train")
     model_seed = derive_seed(seed, "train", MODEL)
     torch.manual_seed(model_seed)
@@ -209,7 +240,7 @@ def format_table(summaries: list[dict], today_seconds: float) -> str:
 def describe(recipe: dict) -> str:
     """Short text of the settings that differ from ``today``."""
     diff = {k: v for k, v in recipe.items() if TODAY.get(k) != v}
-    return ", ".join(f"{k}={v}" for k, v in diff.items()) or "(today's default)"
+    return ", ".join(f"{k}={v}" for k, v in diff.items()) or "(the default before issue 9)"
 
 
 def plot(summaries: list[dict], path: Path, title: str) -> None:
@@ -252,15 +283,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     torch.set_num_threads(args.threads)
     cache = args.cache or REPO / "bench" / "out" / f"curve-{args.meshes.resolve().name}"
-    samples = prepare_samples(args.meshes, cache, args.seed)
-    store = cache / "results.json"
-    results = {} if args.fresh or not store.is_file() else json.loads(store.read_text())
     names = args.recipes.split(",")
     unknown = [n for n in names if n not in RECIPES]
     if unknown:
         parser.error(f"unknown recipes {unknown}; see --list")
+    with_today = names if "today" in names else [*names, "today"]
+    counts = sorted({train_surface(RECIPES[n]) for n in with_today})
+    sample_sets = {n: prepare_samples(args.meshes, cache, n, args.seed) for n in counts}
+    samples = sample_sets[LEGACY_SURFACE]
+    store = cache / "results.json"
+    results = {} if args.fresh or not store.is_file() else json.loads(store.read_text())
     for name in names:
-        for mesh, path in samples.items():
+        for mesh, path in sample_sets[train_surface(RECIPES[name])].items():
             key = f"{name}/{mesh}"
             if key in results and results[key]["recipe"] == RECIPES[name]:
                 continue
@@ -271,7 +305,6 @@ def main(argv: list[str] | None = None) -> int:
                   f"volume {row['f1_volume']:.4f}", file=sys.stderr)  # fmt: skip
     batch_sizes = sorted({RECIPES[n]["batch_size"] for n in names} | {TODAY["batch_size"]})
     speed = throughput(next(iter(samples.values())), batch_sizes, args.threads)
-    with_today = names if "today" in names else [*names, "today"]
     summaries = [
         summarize(n, [results[f"{n}/{m}"] for m in samples], speed)
         for n in with_today
