@@ -70,41 +70,29 @@ def _queue(state, i, j, k):
 
 
 @njit(cache=True, nogil=True)
-def _queue_block_corners(state, candidate, size):
-    """Queue the 8 corner nodes ``min(a * size, n_cells)`` of every candidate block."""
-    n_cells = state.shape[0] - 1
-    n_blocks = candidate.shape[0]
-    count = 0
-    for a in range(n_blocks):
-        for b in range(n_blocks):
-            for c in range(n_blocks):
-                if not candidate[a, b, c]:
-                    continue
-                for di in range(2):
-                    i = min((a + di) * size, n_cells)
-                    for dj in range(2):
-                        j = min((b + dj) * size, n_cells)
-                        for dk in range(2):
-                            count += _queue(state, i, j, min((c + dk) * size, n_cells))
-    return count
+def _node_span(block, size, n_cells, corners_only):
+    """range() arguments over the nodes of ``block`` along one axis: a * size .. (a + 1) * size
+    clipped to the grid, every node or only the two ends."""
+    start = block * size
+    stop = min(start + size, n_cells)
+    step = max(1, stop - start) if corners_only else 1
+    return start, stop + 1, step
 
 
 @njit(cache=True, nogil=True)
-def _queue_block_nodes(state, blocks, size):
-    """Queue every node of the marked blocks of ``size`` cells, far faces included (block a
-    spans nodes a * size .. (a + 1) * size, clipped to the grid)."""
+def _queue_block_nodes(state, blocks, size, corners_only):
+    """Queue the nodes of the blocks of ``size`` cells at (n, 3) block coordinates ``blocks``:
+    their 8 corners, or every node, far faces included; returns how many were newly queued."""
     n_cells = state.shape[0] - 1
-    n_blocks = blocks.shape[0]
     count = 0
-    for a in range(n_blocks):
-        for b in range(n_blocks):
-            for c in range(n_blocks):
-                if not blocks[a, b, c]:
-                    continue
-                for i in range(a * size, min((a + 1) * size, n_cells) + 1):
-                    for j in range(b * size, min((b + 1) * size, n_cells) + 1):
-                        for k in range(c * size, min((c + 1) * size, n_cells) + 1):
-                            count += _queue(state, i, j, k)
+    for n in range(blocks.shape[0]):
+        i0, i1, di = _node_span(blocks[n, 0], size, n_cells, corners_only)
+        j0, j1, dj = _node_span(blocks[n, 1], size, n_cells, corners_only)
+        k0, k1, dk = _node_span(blocks[n, 2], size, n_cells, corners_only)
+        for i in range(i0, i1, di):
+            for j in range(j0, j1, dj):
+                for k in range(k0, k1, dk):
+                    count += _queue(state, i, j, k)
     return count
 
 
@@ -146,48 +134,37 @@ def _bound_block(grid, state, a, b, c, size, n_blocks, value):
 
 
 @njit(cache=True, nogil=True)
-def _refine_blocks(grid, state, candidate, size, level, margin):
-    """Apply the rule to the candidate blocks of ``size`` cells (their corners evaluated): the
-    active ones are returned (bool, like ``candidate``); every inactive one gets stand-ins."""
+def _refine_blocks(grid, state, blocks, size, n_blocks, level, margin):
+    """Apply the rule to the candidate blocks (n, 3) of ``size`` cells, whose corners are
+    evaluated: returns which are active, (n,) bool; every inactive one gets stand-ins."""
     n_cells = grid.shape[0] - 1
-    n_blocks = candidate.shape[0]
-    active = np.zeros_like(candidate)
-    for a in range(n_blocks):
-        for b in range(n_blocks):
-            for c in range(n_blocks):
-                if not candidate[a, b, c]:
-                    continue
-                all_above = True
-                all_below = True
-                nearest = np.inf
-                for di in range(2):
-                    i = min((a + di) * size, n_cells)
-                    for dj in range(2):
-                        j = min((b + dj) * size, n_cells)
-                        for dk in range(2):
-                            v = grid[i, j, min((c + dk) * size, n_cells)] - level
-                            all_above = all_above and v > 0
-                            all_below = all_below and v < 0
-                            nearest = min(nearest, abs(v))
-                if (not all_above and not all_below) or nearest <= margin:
-                    active[a, b, c] = True
-                else:
-                    value = np.float32(level + 1.0 if all_above else level - 1.0)
-                    _bound_block(grid, state, a, b, c, size, n_blocks, value)
+    active = np.zeros(blocks.shape[0], dtype=np.bool_)
+    for n in range(blocks.shape[0]):
+        a, b, c = blocks[n, 0], blocks[n, 1], blocks[n, 2]
+        all_above = True
+        all_below = True
+        nearest = np.inf
+        for i in (min(a * size, n_cells), min((a + 1) * size, n_cells)):
+            for j in (min(b * size, n_cells), min((b + 1) * size, n_cells)):
+                for k in (min(c * size, n_cells), min((c + 1) * size, n_cells)):
+                    v = grid[i, j, k] - level
+                    all_above = all_above and v > 0
+                    all_below = all_below and v < 0
+                    nearest = min(nearest, abs(v))
+        if (not all_above and not all_below) or nearest <= margin:
+            active[n] = True
+        else:
+            value = np.float32(level + 1.0 if all_above else level - 1.0)
+            _bound_block(grid, state, a, b, c, size, n_blocks, value)
     return active
 
 
-@njit(cache=True, nogil=True)
-def _children(active, n_blocks):
-    """Candidates (n_blocks,) * 3 of the next size: the children of active blocks (block a's
-    children are 2a and 2a + 1; past the parent lattice the last parent's)."""
-    last = active.shape[0] - 1
-    out = np.empty((n_blocks, n_blocks, n_blocks), dtype=np.bool_)
-    for a in range(n_blocks):
-        for b in range(n_blocks):
-            for c in range(n_blocks):
-                out[a, b, c] = active[min(a // 2, last), min(b // 2, last), min(c // 2, last)]
-    return out
+def _children(blocks: np.ndarray, n_blocks: int) -> np.ndarray:
+    """(m, 3) coordinates of the children of (n, 3) blocks at half the size, ``n_blocks`` per
+    axis (block a's children are 2a and 2a + 1; the last may have only the first)."""
+    offsets = np.array(list(np.ndindex(2, 2, 2)), dtype=np.int64)
+    children = (2 * blocks[:, None, :] + offsets[None]).reshape(-1, 3)
+    return children[(children < n_blocks).all(axis=1)]
 
 
 @njit(cache=True, nogil=True)
@@ -346,19 +323,24 @@ def evaluate_narrow_band(
 
     size = min(coarse_block, 1 << max(0, math.ceil(math.log2(n_cells))))
     n_blocks = -(-n_cells // size)
-    candidate = np.ones((n_blocks,) * 3, dtype=bool)
+    # (n, 3) coordinates of the candidate blocks (single cells: every node, below).
+    blocks = np.argwhere(np.ones((n_blocks,) * 3, dtype=bool)) if size > 1 else None
     while size > 1:
-        queued = _queue_block_corners(state, candidate, size)
+        queued = _queue_block_nodes(state, blocks, size, True)
         _evaluate_queued(sdf_fn, grid, state, queued, axis, batch_size)
         margin = lipschitz * math.sqrt(3) / 2 * size * h
-        candidate = _refine_blocks(grid, state, candidate, size, level, margin)
+        blocks = blocks[_refine_blocks(grid, state, blocks, size, n_blocks, level, margin)]
         if size == 2:
             break
         size //= 2
         n_blocks = -(-n_cells // size)
-        candidate = _children(candidate, n_blocks)
+        blocks = _children(blocks, n_blocks)
     # Cells of the active 2-blocks (or every cell): evaluate all their corners.
-    queued = _queue_block_nodes(state, candidate, size)
+    if size == 1:
+        state[...] = _QUEUED
+        queued = state.size
+    else:
+        queued = _queue_block_nodes(state, blocks, size, False)
     _evaluate_queued(sdf_fn, grid, state, queued, axis, batch_size)
     missing = _evaluated_summary(grid, state)[3]
     if missing:  # a bug, not a property of the field: every node is evaluated or bounded
