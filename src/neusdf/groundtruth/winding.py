@@ -131,10 +131,10 @@ def encloses_volume(
     -------
     bool
     """
-    if shortcut:
-        volume = closed_oriented_volume(vertices, faces)
+    volume = closed_oriented_volume(vertices, faces) if shortcut else None
+    if volume is not None:
         diagonal = float(np.linalg.norm(np.ptp(np.asarray(vertices)[np.unique(faces)], axis=0)))
-        if volume is not None and abs(volume) > VOLUME_TOLERANCE * diagonal**3:
+        if abs(volume) > VOLUME_TOLERANCE * diagonal**3:
             return True
     import trimesh  # connected components; only the sample job asks, once per mesh
 

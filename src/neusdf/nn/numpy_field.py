@@ -58,12 +58,12 @@ class HashGridField:
     def __init__(self, model_config: dict, state_dict: dict, threads: int | None = None):
         config = encoding_config(model_config)
         self.encoder = FastEncoder(config, threads)
-        table = np.asarray(state_dict["encoding.params"]).ravel()
-        if table.dtype != np.float32 or not table.flags.writeable:
+        table = stored = np.asarray(state_dict["encoding.params"]).ravel()
+        if stored.dtype != np.float32 or not stored.flags.writeable:
             # Huge pages, as in training: random lookups into a 49 MB table miss the TLB
             # otherwise (read_checkpoint_arrays already puts a float32 table there).
-            table = large_zeros_array(table.size)
-            table[:] = state_dict["encoding.params"].ravel()
+            table = large_zeros_array(stored.size)
+            table[:] = stored
         self.table = table.reshape(-1, config.n_features_per_level)
         layers = sorted(
             (int(key.split(".")[1]), value)
