@@ -26,7 +26,9 @@ import sys
 import time
 
 # isort: off
-import neusdf  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads OpenMP)
+from neusdf.threads import sleeping_idle_threads
+
+sleeping_idle_threads()  # before torch loads OpenMP
 
 # isort: on
 import torch
@@ -198,7 +200,8 @@ _TRAIN_JOB = """
 import json, sys, time
 start = time.perf_counter()
 from neusdf.config import workflow_config
-from neusdf.pipeline.compute import Compute, set_threads
+from neusdf.pipeline.compute import Compute
+from neusdf.threads import set_threads
 from neusdf.pipeline.train import train_object
 import yaml
 imported = time.perf_counter()

@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 STAGE = """
 import json, resource, sys, time, yaml
 from neusdf.config import workflow_config
-from neusdf.pipeline.compute import Compute, set_threads
+from neusdf.pipeline.compute import Compute
+from neusdf.threads import set_threads
 set_threads(2)
 cfg = workflow_config(yaml.safe_load(open({config!r})))
 cpu = Compute("auto", "cpu", 2)

@@ -27,8 +27,9 @@ from neusdf.config import workflow_config
 from neusdf.evaluation.scores import sign_scores
 from neusdf.mesh.samples import read_samples
 from neusdf.nn.models import count_parameters, load_checkpoint, predict_sdf
-from neusdf.pipeline.compute import Compute, set_threads
+from neusdf.pipeline.compute import Compute
 from neusdf.pipeline.train import train_object
+from neusdf.threads import set_threads
 
 # (n_levels, log2_hashmap_size, finest_resolution, storage)
 CANDIDATES = [

@@ -35,7 +35,9 @@ import time
 from pathlib import Path
 
 # isort: off
-import neusdf  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads OpenMP)
+from neusdf.threads import sleeping_idle_threads
+
+sleeping_idle_threads()  # before torch loads OpenMP
 
 # isort: on
 import numpy as np

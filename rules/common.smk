@@ -10,6 +10,10 @@ from neusdf.config import CONFIG_SCHEMA, coerce_types, load_schema, workflow_con
 from neusdf.pipeline.compute import Compute
 from neusdf.pipeline.discovery import discover_objects
 from neusdf.pipeline.jobs import find_failure_records
+from neusdf.threads import sleeping_idle_threads
+
+# Inherited by every job this Snakemake starts (and re-set where a cluster job re-reads this file).
+sleeping_idle_threads()
 
 # Nested --config values arrive as strings ('2'): give them their schema types first.
 config.update(coerce_types(config, load_schema(CONFIG_SCHEMA)))

@@ -1,8 +1,9 @@
 """Snakemake entry point of rule evaluate (logic: neusdf.pipeline.evaluate)."""
 
-from neusdf.pipeline.compute import Compute, set_threads
+from neusdf.pipeline.compute import Compute
 from neusdf.pipeline.evaluate import evaluate_object
 from neusdf.pipeline.jobs import job
+from neusdf.threads import set_threads
 
 set_threads(snakemake.threads, torch_too=False)  # torch, if needed, in load_trained_field
 obj, model = snakemake.wildcards.obj, snakemake.wildcards.model

@@ -1,8 +1,9 @@
 """Snakemake entry point of rule extract (logic: neusdf.pipeline.extract)."""
 
-from neusdf.pipeline.compute import Compute, set_threads
+from neusdf.pipeline.compute import Compute
 from neusdf.pipeline.extract import extract_object
 from neusdf.pipeline.jobs import job
+from neusdf.threads import set_threads
 
 set_threads(snakemake.threads, torch_too=False)  # torch, if needed, in load_trained_field
 obj, model = snakemake.wildcards.obj, snakemake.wildcards.model

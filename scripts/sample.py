@@ -1,8 +1,8 @@
 """Snakemake entry point of rule sample (logic: neusdf.pipeline.sample)."""
 
-from neusdf.pipeline.compute import set_threads
 from neusdf.pipeline.jobs import job
 from neusdf.pipeline.sample import sample_object
+from neusdf.threads import set_threads
 
 set_threads(snakemake.threads, torch_too=False)
 with job(

@@ -1,8 +1,9 @@
 """Snakemake entry point of rule train (logic: neusdf.pipeline.train)."""
 
-from neusdf.pipeline.compute import Compute, set_threads
+from neusdf.pipeline.compute import Compute
 from neusdf.pipeline.jobs import job
 from neusdf.pipeline.train import train_object
+from neusdf.threads import set_threads
 
 set_threads(snakemake.threads)
 obj, model = snakemake.wildcards.obj, snakemake.wildcards.model

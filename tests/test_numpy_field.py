@@ -164,7 +164,8 @@ def test_extract_evaluate_and_plot_jobs_run_without_torch(tmp_path):
     code = textwrap.dedent(
         f"""
         import sys
-        from neusdf.pipeline.compute import Compute, set_threads
+        from neusdf.pipeline.compute import Compute
+from neusdf.threads import set_threads
         from neusdf.pipeline.evaluate import evaluate_object
         from neusdf.pipeline.extract import extract_object
         from neusdf.pipeline.plot import plot_object

@@ -26,7 +26,7 @@ def test_normalize_and_sample_jobs_import_neither_torch_nor_matplotlib(tmp_path)
     code = textwrap.dedent(
         f"""
         import sys
-        from neusdf.pipeline.compute import set_threads
+        from neusdf.threads import set_threads
         from neusdf.pipeline.jobs import job
         from neusdf.pipeline.normalize import normalize_object
         from neusdf.pipeline.sample import sample_object

@@ -18,7 +18,7 @@ import re
 import sys
 from pathlib import Path
 
-from neusdf import __version__
+from neusdf.version import __version__
 
 POINT_SUFFIXES = (".npy", ".csv", ".txt")
 MESH_SUFFIXES = (".ply", ".obj", ".stl")
@@ -340,6 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``neusdf`` script; returns the exit status."""
+    from neusdf.threads import sleeping_idle_threads
+
+    sleeping_idle_threads()
     args = build_parser().parse_args(argv)
     # Plain progress lines (when stderr is not a terminal) and warnings go to stderr.
     logging.basicConfig(level=logging.INFO, format="neusdf: %(message)s", stream=sys.stderr)

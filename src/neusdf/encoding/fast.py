@@ -5,14 +5,12 @@ that only evaluate a trained field need not import torch (~1.1 s each on this CP
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import numba
 import numpy as np
 
 from neusdf.encoding import kernels
 from neusdf.encoding.config import HashGridConfig
+from neusdf.threads import numba_threads
 
 
 class FastEncoder:
@@ -47,19 +45,10 @@ class FastEncoder:
         # A prefix of the flat buffer keeps the view C-contiguous (one numba specialisation).
         return buf[:n_floats].reshape(self.n_levels, n_points, self.n_features)
 
-    @contextlib.contextmanager
-    def thread_limit(self, threads: int | None = None) -> Iterator[None]:
-        """Run numba kernels with ``threads`` (or this state's default; None keeps numba's)."""
-        threads = self.threads if threads is None else threads
-        if threads is None:
-            yield
-            return
-        previous = numba.get_num_threads()
-        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
-        try:
-            yield
-        finally:
-            numba.set_num_threads(previous)
+    def thread_limit(self, threads: int | None = None):
+        """Context running numba kernels on ``threads`` threads (None: this encoder's count,
+        and when that is None too, the count in effect)."""
+        return numba_threads(self.threads if threads is None else threads)
 
     def encode(
         self, x01: np.ndarray, table: np.ndarray, out: np.ndarray | None = None

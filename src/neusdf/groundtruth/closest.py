@@ -9,15 +9,14 @@ distances, face indices and closest points in the vertices' units.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from typing import NamedTuple
 
-import numba
 import numpy as np
 
 from neusdf.groundtruth import kernels
 from neusdf.mesh.triangles import triangle_array
+from neusdf.threads import numba_threads
 
 # Points per kernel call: bounds the float64 copies (~56 bytes/point) and keeps Ctrl-C responsive.
 CHUNK_SIZE = 1 << 18
@@ -112,19 +111,6 @@ def build_tree(
         triangles, order, start, count, left, right, lo, hi, int(depth),
         center, dipole, moment, radius,
     )  # fmt: skip
-
-
-@contextlib.contextmanager
-def numba_threads(threads: int | None) -> Iterator[int]:
-    """Run numba kernels on ``threads`` threads (None: all numba may use); yields the count."""
-    limit = numba.config.NUMBA_NUM_THREADS
-    wanted = limit if threads is None else max(1, min(int(threads), limit))
-    previous = numba.get_num_threads()
-    numba.set_num_threads(wanted)
-    try:
-        yield wanted
-    finally:
-        numba.set_num_threads(previous)
 
 
 def as_points(points: np.ndarray) -> np.ndarray:

@@ -35,6 +35,8 @@ import numpy as np
 from neusdf.errors import MeshError
 from neusdf.groundtruth.closest import as_points, build_tree, closest_point
 from neusdf.groundtruth.winding import require_volume, winding_number
+from neusdf.io import read_json
+from neusdf.mesh.ply import read_ply
 
 ENGINES = ("pysdf", "exact")
 SIGN_METHODS = ("auto", "parity", "winding")
@@ -175,6 +177,25 @@ class GroundTruth:
         self.tree = build_tree(vertices, faces, winding=self.sign_method == "winding")
         needs_pysdf = engine == "pysdf" or self.sign_method == "parity"
         self._pysdf = _Pysdf(vertices, faces, threads) if needs_pysdf else None
+
+    @classmethod
+    def of_normalized(
+        cls, mesh_path: str, meta_path: str, cfg: dict, threads: int, check_volume: bool = True
+    ) -> GroundTruth:
+        """The ground truth of a normalized mesh file (``results/normalized/{obj}.ply`` and its
+        JSON record), as configured in ``cfg = config["sample"]`` (``engine``, ``sign``)."""
+        vertices, faces = read_ply(mesh_path)
+        meta = read_json(meta_path)
+        return cls(
+            vertices,
+            faces,
+            engine=cfg["engine"],
+            sign=cfg["sign"],
+            watertight=bool(meta["watertight"]),
+            threads=int(threads),
+            name=meta["source"],
+            check_volume=check_volume,
+        )
 
     def unsigned_distance(self, points: np.ndarray) -> np.ndarray:
         """Exact distance (N,) float64 from (N, 3) points to the surface, vertex units."""

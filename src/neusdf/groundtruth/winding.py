@@ -7,8 +7,9 @@ import numpy as np
 
 from neusdf.errors import NoInsideError
 from neusdf.groundtruth import kernels
-from neusdf.groundtruth.closest import TriangleTree, as_points, build_tree, chunks, numba_threads
+from neusdf.groundtruth.closest import TriangleTree, as_points, build_tree, chunks
 from neusdf.mesh.triangles import area_vectors, triangle_array
+from neusdf.threads import numba_threads
 
 # Far-field opening ratio of the fast winding number: a node is expanded when the point is
 # farther than BETA times the node's radius (Barill et al. use 2).

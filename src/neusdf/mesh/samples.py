@@ -21,9 +21,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from neusdf import __version__
 from neusdf.errors import SampleFileError
 from neusdf.io import atomic_path
+from neusdf.version import __version__
 
 FORMAT = "neusdf-samples"
 FORMAT_VERSION = 1

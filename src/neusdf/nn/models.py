@@ -24,13 +24,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from neusdf import __version__
 from neusdf.encoding import HashGridEncoding, resolve_backend
 from neusdf.encoding.config import encoding_config
 from neusdf.errors import CheckpointError
 from neusdf.io import atomic_path
 from neusdf.nn.layers import adam, build_mlp
 from neusdf.nn.weights import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, check_checkpoint_payload
+from neusdf.version import __version__
 
 log = logging.getLogger(__name__)
 

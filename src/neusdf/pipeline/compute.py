@@ -40,15 +40,3 @@ class Compute:
 
         device = resolve_device(self.device)
         return Compute(resolve_backend(self.backend, device), device, self.threads)
-
-
-def set_threads(threads: int, torch_too: bool = True) -> None:
-    """Use ``threads`` CPU threads in numba (and torch, unless ``torch_too`` is False, so jobs
-    that never touch torch do not import it)."""
-    import numba
-
-    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
-    if torch_too:
-        import torch
-
-        torch.set_num_threads(max(1, int(threads)))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 
-from neusdf import __version__
 from neusdf.evaluation.record import make_record
 from neusdf.evaluation.scores import peak_rss_bytes, sign_scores, time_inference
 from neusdf.evaluation.surface import geometric_metrics
@@ -17,6 +16,7 @@ from neusdf.mesh.samples import read_attrs, read_samples
 from neusdf.mesh.transform import Normalization
 from neusdf.pipeline.compute import Compute
 from neusdf.pipeline.field import TrainedField, load_trained_field
+from neusdf.version import __version__
 
 log = logging.getLogger(__name__)
 

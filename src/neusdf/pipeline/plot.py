@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from neusdf.groundtruth import GroundTruth
 from neusdf.pipeline.compute import Compute
 from neusdf.pipeline.field import load_trained_field
-from neusdf.pipeline.sample import ground_truth
 
 
 def plot_object(
@@ -23,7 +23,9 @@ def plot_object(
 
     sdf_fn = load_trained_field(checkpoint_path, compute, 2**16).sdf
     # The sample job already refused meshes that enclose no volume.
-    truth = ground_truth(gt_mesh_path, meta_path, sample_cfg, compute.threads, check_volume=False)
+    truth = GroundTruth.of_normalized(
+        gt_mesh_path, meta_path, sample_cfg, compute.threads, check_volume=False
+    )
     resolution = int(cfg["resolution"])
     # All three slices in one call of each field.
     plot_sdf_slices(

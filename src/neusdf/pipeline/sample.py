@@ -19,26 +19,6 @@ log = logging.getLogger(__name__)
 SETS = ("train/surface", "train/volume", "test/surface", "test/volume")
 
 
-def ground_truth(
-    mesh_path: str, meta_path: str, cfg: dict, threads: int, check_volume: bool = True
-) -> GroundTruth:
-    """The ground truth of a normalized mesh as configured in ``config["sample"]``
-    (``engine``, ``sign``), built once for any number of queries on ``threads`` threads
-    (``check_volume``: see :class:`GroundTruth`)."""
-    vertices, faces = read_normalized(mesh_path)
-    meta = read_json(meta_path)
-    return GroundTruth(
-        vertices,
-        faces,
-        engine=cfg["engine"],
-        sign=cfg["sign"],
-        watertight=bool(meta["watertight"]),
-        threads=int(threads),
-        name=meta["source"],
-        check_volume=check_volume,
-    )
-
-
 def sample_object(
     mesh_path: str, meta_path: str, out_path: str, cfg: dict, seed: int, threads: int
 ) -> dict:
@@ -63,7 +43,7 @@ def sample_object(
     """
     vertices, faces = read_normalized(mesh_path)
     meta = read_json(meta_path)
-    truth = ground_truth(mesh_path, meta_path, cfg, threads)
+    truth = GroundTruth.of_normalized(mesh_path, meta_path, cfg, threads)
     std = float(cfg["near_surface_std"])
     seeds = {name: derive_seed(seed, "sample", name) for name in SETS}
     counts = {name: int(cfg[name.replace("/", "_")]) for name in SETS}

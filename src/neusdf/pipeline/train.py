@@ -135,11 +135,11 @@ def fill_exact_grid(model, mesh_path: str, meta_path: str, sample_cfg: dict, thr
     TrainingResult
         No history; ``seconds`` is the wall time of the lattice's ground truth.
     """
+    from neusdf.groundtruth import GroundTruth
     from neusdf.nn.training import TrainingResult
-    from neusdf.pipeline.sample import ground_truth
 
     start = time.perf_counter()
-    model.fill(ground_truth(mesh_path, meta_path, sample_cfg, threads))
+    model.fill(GroundTruth.of_normalized(mesh_path, meta_path, sample_cfg, threads))
     seconds = time.perf_counter() - start
     log.info("exact lattice %d^3 in %.1f s", model.resolution, seconds)
     return TrainingResult(history=[], seconds=seconds, steps=0)
