@@ -138,7 +138,8 @@ def test_extract_evaluate_and_plot_jobs_run_without_torch(tmp_path):
             record = evaluate_object(ckpt, out + "/s.h5", out + "/m.ply", out + "/m.json",
                                      out + "/n.ply", out + "/metrics.json", "sphere", "m",
                                      dict(batch_size=4096, timing_points=1000, timing_repeats=2,
-                                          timing_warmup=1), dict(n_samples=1000), compute, 0)
+                                          timing_warmup=1, normal_points=500), dict(n_samples=1000),
+                                     compute, 0)
             plot_object(ckpt, out + "/n.ply", out + "/n.json", out + "/p.png", "m",
                         dict(resolution=32), {sample_cfg!r}, compute)
             print(record["eval_backend"], record["n_parameters"] > 0)

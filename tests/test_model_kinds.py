@@ -225,7 +225,8 @@ def test_kind_through_train_and_evaluate_stages(kind, sphere_object, tmp_path):
     metrics = evaluate_object(
         str(checkpoint), sphere_object["samples"], str(mesh), str(mesh.with_suffix(".json")),
         sphere_object["mesh"], str(tmp_path / "m.json"), "sphere", kind,
-        {"batch_size": 4096, "timing_points": 1000, "timing_repeats": 1, "timing_warmup": 0},
+        {"batch_size": 4096, "timing_points": 1000, "timing_repeats": 1, "timing_warmup": 0,
+         "normal_points": 500},
         {"n_samples": 500}, cpu, seed=0,
     )  # fmt: skip
     assert read_json(tmp_path / "m.json")["surface_f1"] == metrics["surface_f1"]
