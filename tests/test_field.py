@@ -15,9 +15,7 @@ from neusdf.errors import CheckpointError
 from neusdf.nn.checkpoint import read_checkpoint, write_checkpoint
 from neusdf.nn.field import extend_outside, load_field, resolve_placement
 from neusdf.nn.models import predict_sdf
-from tests.conftest import REPO, TINY_KINDS
-from tests.test_checkpoint import saved
-from tests.test_throughput import ENV
+from tests.helpers import ENV, REPO, TINY_KINDS, saved
 
 INSIDE = np.random.default_rng(0).uniform(-1.0, 1.0, (3000, 3)).astype(np.float32)
 

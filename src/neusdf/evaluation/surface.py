@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from neusdf.config import schema_default
 from neusdf.groundtruth.closest import TriangleTree, build_tree, closest_point
 from neusdf.mesh.points import sample_triangles
 from neusdf.mesh.triangles import areas_and_normals, triangle_array
@@ -104,7 +105,7 @@ def _towards(a: Surface, b: Surface, threads: int | None) -> tuple[np.ndarray, n
 def geometric_metrics(
     pred_mesh,
     gt_mesh,
-    n: int = 100_000,
+    n: int = schema_default("geometry", "n_samples"),
     seed: int = 0,
     threads: int | None = None,
 ) -> dict[str, float | bool | int]:
@@ -174,7 +175,9 @@ def geometric_metrics(
     return record
 
 
-def truth_surface(gt_mesh, n: int = 100_000, seed: int = 0) -> Surface:
+def truth_surface(
+    gt_mesh, n: int = schema_default("geometry", "n_samples"), seed: int = 0
+) -> Surface:
     """The ground-truth :class:`Surface` :func:`geometric_metrics` compares against (its own
     seeded samples), for callers that also need its hierarchy (:func:`normal_angles`)."""
     return prepare_surface(gt_mesh, n, derive_seed(seed, "geometry", "b"), "gt_mesh")
