@@ -79,6 +79,13 @@ _TINY_KINDS = {
 }
 # Every key a kind does not give takes its schema default, as in the pipeline.
 TINY_KINDS = {kind: model_config(config) for kind, config in _TINY_KINDS.items()}
+# Every tiny configuration: one per kind, and a hash grid on a prior lattice of exact distances.
+TINY_CONFIGS = {
+    **TINY_KINDS,
+    "hashgrid_prior": model_config(
+        {**TINY_MODEL, "prior": {"resolution": 9, "storage": "float16"}}
+    ),
+}
 
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -182,13 +189,14 @@ TRAINING = {"seconds": 1.0, "points_per_second": 1.0, "final_loss": 0.1, "backen
 
 
 def saved(tmp_path, kind: str, storage: str = "float32"):
-    """A tiny model of ``kind`` with random weights, saved; returns (path, model)."""
+    """A tiny model (a name of :data:`TINY_CONFIGS`) with random weights, saved; returns
+    (path, model)."""
     import torch
 
     from neusdf.nn.models import build_model, save_checkpoint
 
-    config = {**TINY_KINDS[kind]}
-    if kind == "hashgrid":
+    config = {**TINY_CONFIGS[kind]}
+    if kind.startswith("hashgrid"):
         config["encoding"] = {**config["encoding"], "storage": storage}
     model = build_model(config, backend="fast", seed=3)
     with torch.no_grad():

@@ -12,10 +12,10 @@ import torch
 
 from neusdf.errors import CheckpointError
 from neusdf.nn.checkpoint import FORMAT, VERSION, read_checkpoint, write_checkpoint
-from tests.helpers import NORMALIZATION, TINY_KINDS, saved
+from tests.helpers import NORMALIZATION, TINY_CONFIGS, saved
 
 
-@pytest.mark.parametrize("kind", sorted(TINY_KINDS))
+@pytest.mark.parametrize("kind", sorted(TINY_CONFIGS))
 def test_round_trip_keeps_every_array_and_the_metadata(tmp_path, kind):
     path, model = saved(tmp_path, kind)
     checkpoint = read_checkpoint(path)
@@ -26,7 +26,7 @@ def test_round_trip_keeps_every_array_and_the_metadata(tmp_path, kind):
     assert checkpoint.meta["format"] == FORMAT and checkpoint.meta["format_version"] == VERSION
     assert checkpoint.meta["normalization"] == NORMALIZATION
     assert checkpoint.meta["model_config"] == model.model_config
-    assert checkpoint.kind == kind and checkpoint.meta["model_name"] == "m"
+    assert checkpoint.kind == TINY_CONFIGS[kind]["kind"] and checkpoint.meta["model_name"] == "m"
     assert checkpoint.n_parameters == sum(p.numel() for p in model.parameters())
 
 

@@ -185,6 +185,7 @@ def test_info_human_and_json(workdir):
     assert lines[0].startswith(f"checkpoint     {CHECKPOINT} (")
     assert "model          hashgrid" in lines
     assert any(line.startswith("normalization  center (1000,") for line in lines)
+    assert any(line.startswith("bounds         (") for line in lines)
     assert any(line.startswith("metrics        surface_f1=") for line in lines)
     proc = neusdf_cli("info", CHECKPOINT, "--json", cwd=workdir)
     info = json.loads(proc.stdout)
@@ -221,6 +222,42 @@ def test_query_files_frames_and_normals(workdir, torus_mesh, tmp_path):
                       "--normals", cwd=workdir)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert np.load(tmp_path / "n.npy").shape == (10, 4)
+
+
+@pytest.mark.slow
+def test_query_far_outside_the_cube_is_positive_and_close_to_the_exact_distance(
+    workdir, torus_mesh, tmp_path
+):
+    """Points from the cube's edge to 100 object sizes away (original frame, millimetres): the
+    answer is positive, and its error stays within the bound of docs/checkpoint.md — the true
+    distance at the nearest point of the cube plus the model's own error there."""
+    sdf = neusdf.load(workdir / CHECKPOINT)
+    size = float(np.ptp(torus_mesh.vertices, axis=0).max())
+    rng = np.random.default_rng(7)
+    directions = rng.normal(size=(600, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    distances = np.exp(rng.uniform(np.log(0.6 * size), np.log(100 * size), (600, 1)))
+    points = OFFSET + directions * distances
+    lo, hi = sdf.bounds
+    points = points[((points < lo) | (points > hi)).any(axis=1)]
+    np.save(tmp_path / "far.npy", points)
+    proc = neusdf_cli("query", CHECKPOINT, str(tmp_path / "far.npy"), "-o",
+                      str(tmp_path / "far_d.npy"), cwd=workdir)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    answer = np.load(tmp_path / "far_d.npy")
+    truth, _ = groundtruth.signed_distance(
+        torus_mesh.vertices, torus_mesh.faces, points, engine="exact", threads=1
+    )
+    nearest = np.clip(points, lo, hi)
+    truth_nearest, _ = groundtruth.signed_distance(
+        torus_mesh.vertices, torus_mesh.faces, nearest, engine="exact", threads=1
+    )
+    model_error = np.abs(sdf(nearest) - truth_nearest)
+    assert (answer > 0).all() and (truth > 0).all()
+    assert (answer >= truth - model_error - 1e-3).all()
+    assert (answer - truth <= truth_nearest + model_error + 1e-3).all()
+    far = truth > 50 * size
+    assert far.sum() > 50 and (np.abs(answer - truth) / truth)[far].max() < 0.01
 
 
 @pytest.mark.slow

@@ -261,3 +261,28 @@ def test_config_hashgrid_small_checkpoint_is_at_most_a_megabyte(tmp_path):
         {"seconds": 1.0},
     )
     assert 900_000 < size <= 1_000_000
+
+
+def test_prior_lattice_is_filled_exactly_and_the_network_trains_on_top(tmp_path):
+    """A hash grid on a prior lattice: the lattice holds the exact SDF at its nodes and never
+    changes in training, the output is network + lattice, and training lowers the loss."""
+    from tests.helpers import TINY_CONFIGS
+
+    config = copy.deepcopy(TINY_CONFIGS["hashgrid_prior"])
+    config["training"]["epochs"] = 6
+    model = build_model(config, backend="fast", seed=3)
+    assert model.needs_ground_truth and model.trainable
+    model.fill(lambda p: sphere_sdf(p, 0.6))
+    nodes = lattice_points(9)
+    np.testing.assert_allclose(predict_sdf(model.prior, nodes), sphere_sdf(nodes, 0.6), atol=1e-6)
+    before = model.prior.values.detach().clone()
+    points, sdf = sphere_training_set()
+    result = train_sdf(model, points, sdf, config["training"], seed=0, progress=False)
+    assert torch.equal(model.prior.values, before)
+    losses = [row["loss"] for row in result.history]
+    assert losses[-1] < 0.7 * losses[0], losses
+    probe = torch.as_tensor(points[:500])
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model(probe), model.trained_part(probe) + model.fixed_part(probe), rtol=0, atol=0
+        )

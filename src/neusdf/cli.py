@@ -145,6 +145,10 @@ def format_info(info: dict) -> str:
         f"normalization  center ({center}), scale {norm['scale']:.6g}: "
         "x_norm = (x - center) * scale, d = d_norm / scale"
     )
+    lo, hi = (", ".join(f"{c:.6g}" for c in corner) for corner in info["bounds"])
+    lines.append(
+        f"bounds         ({lo}) to ({hi}): the model itself inside, a positive distance outside"
+    )
     training = info.get("training") or {}
     if training:
         lines.append(f"training       {_flat({k: _short(v) for k, v in training.items()})}")

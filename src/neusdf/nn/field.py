@@ -85,13 +85,14 @@ def extend_outside(network: Callable[[np.ndarray], np.ndarray], points: np.ndarr
     (M,) float32
     """
     points = np.asarray(points, dtype=np.float32)
-    nearest = np.clip(points, -CUBE, CUBE)
-    values = np.asarray(network(nearest), dtype=np.float32)
-    away = np.linalg.norm((points - nearest).astype(np.float64), axis=1)
-    outside = away > 0
-    if outside.any():
-        values = values.copy()
-        values[outside] = away[outside] + np.maximum(values[outside], 0.0)
+    outside = np.flatnonzero((np.abs(points) > CUBE).any(axis=1))
+    if not len(outside):  # the common case: no copies, the model as it is
+        return np.asarray(network(points), dtype=np.float32)
+    nearest = points.copy()
+    nearest[outside] = np.clip(points[outside], -CUBE, CUBE)
+    values = np.array(network(nearest), dtype=np.float32)
+    away = np.linalg.norm((points[outside] - nearest[outside]).astype(np.float64), axis=1)
+    values[outside] = away + np.maximum(values[outside], 0.0)
     return values
 
 

@@ -86,6 +86,15 @@ class SDFModel(nn.Module):
         """Scalars in a feature table or lattice (the rest are network weights): 0 by default."""
         return 0
 
+    def fixed_part(self, points: torch.Tensor) -> torch.Tensor | None:
+        """The part of the output that training does not change (None: there is none)."""
+        return None
+
+    def trained_part(self, points: torch.Tensor) -> torch.Tensor:
+        """The rest: ``forward == trained_part + fixed_part``. The training loop computes the
+        fixed part once for all training points, then only this per step."""
+        return self(points)
+
     def fill(self, sdf_fn) -> None:
         """Store the exact SDF (``sdf_fn((M, 3) float32 points) -> (M,)``) where the model holds
         exact distances; only models with :attr:`needs_ground_truth` have such a part."""

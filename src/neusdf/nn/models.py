@@ -109,10 +109,21 @@ class SDFNetwork(SDFModel):
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
         """(N, 3) float32 points in [-1, 1]^3 → (N,) float32 signed distances."""
+        out = self.trained_part(points)
+        return out if self.prior is None else out + self.prior(points)
+
+    def trained_part(self, points: torch.Tensor) -> torch.Tensor:
+        """The network on the encoding: (N, 3) -> (N,) float32."""
         unit = (points + 1.0) * 0.5
         features = self.encoding(unit).float()
-        out = self.network(features).squeeze(-1)
-        return out if self.prior is None else out + self.prior(points)
+        return self.network(features).squeeze(-1)
+
+    def fixed_part(self, points: torch.Tensor) -> torch.Tensor | None:
+        """The prior lattice's values (None without a prior)."""
+        if self.prior is None:
+            return None
+        with torch.no_grad():
+            return self.prior(points)
 
     def make_optimizers(self, training_config: dict) -> list[tuple[object, float]]:
         """The encoding's own Adam (sparse on the fast backend) at ``lr_encoding`` and a torch

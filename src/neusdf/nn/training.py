@@ -208,6 +208,8 @@ def train_sdf(
         raise ValueError(f"a {model.kind!r} model has nothing to train")
     points_t = torch.as_tensor(points, dtype=torch.float32).to(device)
     sdf_t = torch.as_tensor(sdf, dtype=torch.float32).to(device)
+    # What training does not change (a prior lattice), computed once for every point.
+    fixed = model.fixed_part(points_t)
     n = len(points_t)
     n_epoch = n if points_per_epoch is None else int(points_per_epoch)
     generator = torch.Generator(device="cpu").manual_seed(int(seed))
@@ -226,7 +228,9 @@ def train_sdf(
                 for optimizer, base_lr in optimizers:
                     set_lr(optimizer, base_lr * factor)
             idx = order[begin : begin + batch_size]
-            pred = model(points_t[idx])
+            pred = model.trained_part(points_t[idx])
+            if fixed is not None:
+                pred = pred + fixed[idx]
             loss = sdf_loss(pred, sdf_t[idx], loss_kind, mape_eps, clamp_delta)
             loss.backward()
             for optimizer, _ in optimizers:
