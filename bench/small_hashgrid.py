@@ -58,10 +58,15 @@ def surface_f1(checkpoint: Path, samples: Path, half: bool) -> float:
     return float(sign_scores(predict_sdf(model, test.points), test.sdf)["f1"])
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this bench (parsed without running anything)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", nargs="+", default=["holed_box", "thin_plate"])
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     set_threads(2)
     base = workflow_config(yaml.safe_load(Path("config.yaml").read_text()))["models"]["hashgrid"]
     rows = []
