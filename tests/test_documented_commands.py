@@ -307,3 +307,29 @@ def test_documented_snakemake_command_dry_runs(command, tmp_path):
     if isinstance(check, str):
         pytest.skip(check)
     run(*check, command)
+
+
+def heading_anchors(text: str) -> set[str]:
+    """GitHub's anchors of a Markdown document's headings (outside code blocks)."""
+    prose = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    anchors = set()
+    for heading in re.findall(r"^#+\s+(.*)$", prose, flags=re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower().replace("`", ""))
+        anchors.add(slug.replace(" ", "-"))
+    return anchors
+
+
+def test_links_between_documents_resolve():
+    broken = []
+    for name in DOCUMENTS:
+        text = (REPO / name).read_text()
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"\w+://", target):
+                continue
+            path, _, anchor = target.partition("#")
+            file = (REPO / name).parent / path if path else REPO / name
+            if not file.exists():
+                broken.append(f"{name}: {target} (no such file)")
+            elif anchor and anchor not in heading_anchors(file.read_text()):
+                broken.append(f"{name}: {target} (no such heading)")
+    assert not broken, "\n".join(broken)
