@@ -32,6 +32,7 @@ sleeping_idle_threads()  # before torch loads OpenMP
 
 # isort: on
 import torch
+from options import comma_separated
 
 from neusdf.encoding import HashGridConfig, HashGridEncoding, hashgrid_encode_reference
 
@@ -287,15 +288,6 @@ def format_table(rows: list[dict]) -> str:
 VARIANTS = ("reference", "reference+compile", "fast-spinning", "fast")
 
 
-def variant_names(text: str) -> list[str]:
-    """Comma-separated variant names, each one of :data:`VARIANTS` (an argparse ``type``)."""
-    names = text.split(",")
-    unknown = [name for name in names if name not in VARIANTS]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown variants {unknown}; known: {VARIANTS}")
-    return names
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line of this bench (parsed without running anything)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -303,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=None, help="torch/numba threads")
     parser.add_argument(
         "--variants",
-        type=variant_names,
+        type=comma_separated(VARIANTS, "variants"),
         default=list(VARIANTS),
         help=f"comma-separated subset of {','.join(VARIANTS)} (default: all)",
     )

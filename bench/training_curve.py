@@ -43,6 +43,7 @@ sleeping_idle_threads()  # before torch loads OpenMP
 import numpy as np
 import torch
 import yaml
+from options import comma_separated
 
 from neusdf.config import workflow_config
 from neusdf.errors import NeusdfError
@@ -270,15 +271,6 @@ def plot(summaries: list[dict], path: Path, title: str) -> None:
     fig.savefig(path)
 
 
-def recipe_names(text: str) -> list[str]:
-    """Comma-separated recipe names, each one of :data:`RECIPES` (an argparse ``type``)."""
-    names = text.split(",")
-    unknown = [name for name in names if name not in RECIPES]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown recipes {unknown}; see --list")
-    return names
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line of this bench (parsed without running anything)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -286,8 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache", type=Path, default=None, help="default bench/out/curve-<dir>")
     parser.add_argument(
         "--recipes",
-        type=recipe_names,
-        default=recipe_names(DEFAULT_RECIPES),
+        type=comma_separated(RECIPES, "recipes"),
+        default=DEFAULT_RECIPES.split(","),
         help="comma-separated names (--list)",
     )
     parser.add_argument("--threads", type=int, default=2)

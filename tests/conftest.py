@@ -35,6 +35,21 @@ TINY_MODEL = model_config(
 )
 
 
+def bench_module(name: str):
+    """``bench/<name>.py`` imported by path, as ``python bench/<name>.py`` would see it (its
+    folder on ``sys.path``, for the benches' shared ``options``); its ``main`` is not run."""
+    import importlib.util
+    import sys
+
+    folder = str(REPO / "bench")
+    if folder not in sys.path:
+        sys.path.append(folder)
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture
 def shared_meshes() -> Path:
     """The folder of real public test meshes; skips the test when it is not there."""

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, bench_module
 
 
 def _run(*args: str) -> str:
@@ -16,13 +15,6 @@ def _run(*args: str) -> str:
         [sys.executable, *args], cwd=REPO, capture_output=True, text=True, check=True
     )
     return proc.stdout
-
-
-def _bench(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_training_curve_lists_its_recipes(tmp_path):
@@ -44,7 +36,7 @@ def test_hashgrid_bench_takes_the_train_batch_option():
 
 
 def test_config_default_is_the_recipe_the_performance_table_chose():
-    curve = _bench("training_curve")
+    curve = bench_module("training_curve")
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     chosen = dict(curve.RECIPES[curve.CONFIG_DEFAULT])
     assert config["sample"]["train_surface"] == chosen.pop("train_surface")

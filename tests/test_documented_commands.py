@@ -21,7 +21,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
-import importlib.util
 import io
 import re
 import shlex
@@ -34,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from neusdf.cli import build_parser as neusdf_parser
-from tests.conftest import REPO, SHARED_MESHES
+from tests.conftest import REPO, SHARED_MESHES, bench_module
 
 BIN = Path(sys.executable).parent
 TOOLS = ("snakemake", "make", "python", "neusdf", "pytest", "pip", "source")
@@ -125,11 +124,8 @@ def argv_of(command: str) -> list[str]:
 @functools.cache
 def bench_parser(script: str):
     """The ``build_parser()`` of a bench script, imported by path (nothing runs)."""
-    path = REPO / script
-    spec = importlib.util.spec_from_file_location(f"bench_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build_parser
+    assert script.startswith("bench/") and script.endswith(".py"), script
+    return bench_module(Path(script).stem).build_parser
 
 
 @functools.cache
