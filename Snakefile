@@ -46,6 +46,11 @@ rule all:
         all_plots,
 
 
+onsuccess:
+    announce_outcome()
+
+
 # With --keep-going, failed objects must still appear in the summary (status, stage, reason).
 onerror:
     write_summary_after_failures()
+    announce_outcome()

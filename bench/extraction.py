@@ -12,18 +12,16 @@ are less disturbed by other jobs on a shared machine than wall seconds.
 from __future__ import annotations
 
 import argparse
-import functools
 import math
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from neusdf.evaluation.extraction import evaluate_grid, extract_zero_level_set
 from neusdf.evaluation.narrowband import DEFAULT_COARSE_BLOCK, DEFAULT_LIPSCHITZ
-from neusdf.nn.models import load_checkpoint, predict_sdf
+from neusdf.nn.field import load_field
 
 
 def sign_change_cells(grid: np.ndarray) -> np.ndarray:
@@ -74,15 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    torch.set_num_threads(args.threads)
     print(
         "| object | dense CPU s | band CPU s | ratio | evaluated | closure nodes | same mesh "
         "| faces | L needed (B=16/8/4/2) |"
     )
     print("|---|---:|---:|---:|---:|---:|---|---:|---|")
     for path in args.checkpoints:
-        model, _ = load_checkpoint(path, backend="fast", device="cpu", threads=args.threads)
-        sdf_fn = functools.partial(predict_sdf, model, batch_size=2**18)
+        sdf_fn = load_field(path, threads=args.threads)
         start = time.process_time()
         dense = extract_zero_level_set(sdf_fn, args.resolution, method="dense")
         dense_s = time.process_time() - start
@@ -103,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(
         f"\nnarrow band: lipschitz {DEFAULT_LIPSCHITZ}, coarse block {DEFAULT_COARSE_BLOCK}, "
-        f"{torch.get_num_threads()} threads",
+        f"{args.threads} threads",
         file=sys.stderr,
     )
     return 0

@@ -34,7 +34,9 @@ sleeping_idle_threads()  # before torch loads OpenMP
 import torch
 from options import comma_separated
 
-from neusdf.encoding import HashGridConfig, HashGridEncoding, hashgrid_encode_reference
+from neusdf.encoding.config import HashGridConfig
+from neusdf.encoding.module import HashGridEncoding
+from neusdf.encoding.reference import hashgrid_encode_reference
 
 CONFIG = HashGridConfig.from_finest_resolution(
     n_levels=16, n_features_per_level=2, log2_hashmap_size=19, base_resolution=16,
@@ -209,7 +211,8 @@ imported = time.perf_counter()
 config = workflow_config(yaml.safe_load(open(sys.argv[1])))
 set_threads(2)
 out = sys.argv[2]
-record = train_object(out + "/s.h5", out + "/n.json", out + "/m.pt", out + "/h.csv", "hashgrid",
+record = train_object(out + "/s.h5", out + "/n.json", out + "/m.safetensors", out + "/h.csv",
+                      "hashgrid",
                       config["models"]["hashgrid"], Compute("auto", "cpu", 2), 0, progress=False)
 done = time.perf_counter()
 print(json.dumps({"import_seconds": imported - start, "call_seconds": done - imported, **record}))

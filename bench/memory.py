@@ -38,15 +38,15 @@ elif {stage!r} == "train":
     from neusdf.pipeline.train import train_object
     model = cfg["models"]["hashgrid"]
     model["training"]["epochs"] = 1
-    train_object(out + "/s.h5", out + "/n.json", out + "/m.pt", out + "/h.csv", "hashgrid",
+    train_object(out + "/s.h5", out + "/n.json", out + "/m.safetensors", out + "/h.csv", "hashgrid",
                  model, cpu, 0, progress=False)
 elif {stage!r} == "extract":
     from neusdf.pipeline.extract import extract_object
-    extract_object(out + "/m.pt", out + "/x.ply", cfg["extract"], cpu)
+    extract_object(out + "/m.safetensors", out + "/x.ply", cfg["extract"], cpu)
 elif {stage!r} == "evaluate":
     from neusdf.pipeline.evaluate import evaluate_object
     ev = dict(cfg["evaluate"], timing_repeats=2)
-    evaluate_object(out + "/m.pt", out + "/s.h5", out + "/x.ply", out + "/x.json",
+    evaluate_object(out + "/m.safetensors", out + "/s.h5", out + "/x.ply", out + "/x.json",
                     out + "/n.ply", out + "/e.json", "big", "hashgrid", ev, cfg["geometry"],
                     cpu, 0)
 print(json.dumps({{"seconds": time.perf_counter() - t,

@@ -19,5 +19,6 @@ rule aggregate:
     params:
         failures=failure_records,
         models=MODELS,
+        code=CODE["aggregate"],
     script:
         "../scripts/aggregate.py"

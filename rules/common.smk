@@ -1,12 +1,12 @@
 # Config validation, object discovery and input functions shared by every stage.
 
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 from snakemake.utils import validate
 
 from neusdf.config import CONFIG_SCHEMA, coerce_types, load_schema, workflow_config
+from neusdf.pipeline.code import code_fingerprint
 from neusdf.pipeline.compute import Compute
 from neusdf.pipeline.discovery import discover_objects
 from neusdf.pipeline.jobs import find_failure_records
@@ -30,10 +30,28 @@ for _model in MODELS:
             f"config: run_models names {_model!r}, which is not defined under 'models'"
         )
 
-# Backend, device and threads of each stage's jobs: `compute` with the stage's overrides.
+# Threads and GPUs of each stage's jobs (`compute` with the stage's overrides). Placement is kept
+# out of every `params` section (the scripts read backend and device from the config when the
+# job starts), so changing where jobs run never replans finished ones.
 COMPUTE = {
-    stage: asdict(Compute.for_stage(config, stage))
+    stage: Compute.for_stage(config, stage)
     for stage in ("sample", "train", "extract", "evaluate", "plot")
+}
+
+# What code each rule runs (a hash of the package modules its stage imports, docstrings and
+# comments excluded): editing that code reruns the rule and what depends on it.
+CODE = {
+    rule_name: code_fingerprint(module)
+    for rule_name, module in {
+        "normalize": "neusdf.pipeline.normalize",
+        "sample": "neusdf.pipeline.sample",
+        "train": "neusdf.pipeline.train",
+        "extract": "neusdf.pipeline.extract",
+        "evaluate": "neusdf.pipeline.evaluate",
+        "plot": "neusdf.pipeline.plot",
+        "aggregate": "neusdf.evaluation.summary",
+        "compare_models": "neusdf.evaluation.comparison",
+    }.items()
 }
 
 
@@ -98,3 +116,11 @@ def write_summary_after_failures():
         f"neusdf: {len(failures)} failed job(s) listed in results/summary.csv",
         file=sys.stderr,
     )
+
+
+def announce_outcome():
+    """After a run: per-model means, failures by reason, where the summary and report are."""
+    from neusdf.evaluation.summary import outcome_lines
+
+    if Path("results/summary.csv").is_file():
+        print("\n".join(outcome_lines("results/summary.csv")), file=sys.stderr)

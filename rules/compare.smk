@@ -27,5 +27,6 @@ rule compare_models:
     threads: 1
     params:
         models=MODELS,
+        code=CODE["compare_models"],
     script:
         "../scripts/compare_models.py"

@@ -15,14 +15,14 @@ rule evaluate:
         OBJECT_GROUP
     conda:
         "../envs/neusdf.yaml"
-    threads: COMPUTE["evaluate"]["threads"]
+    threads: COMPUTE["evaluate"].threads
     resources:
-        gpu=1,
+        gpu=COMPUTE["evaluate"].gpus,
     params:
         failure="results/failures/evaluate/{model}/{obj}.json",
         evaluate=config["evaluate"],
-        compute=COMPUTE["evaluate"],
         geometry=config["geometry"],
         seed=config["seed"],
+        code=CODE["evaluate"],
     script:
         "../scripts/evaluate.py"

@@ -12,12 +12,12 @@ rule extract:
         OBJECT_GROUP
     conda:
         "../envs/neusdf.yaml"
-    threads: COMPUTE["extract"]["threads"]
+    threads: COMPUTE["extract"].threads
     resources:
-        gpu=1,
+        gpu=COMPUTE["extract"].gpus,
     params:
         failure="results/failures/extract/{model}/{obj}.json",
         extract=config["extract"],
-        compute=COMPUTE["extract"],
+        code=CODE["extract"],
     script:
         "../scripts/extract.py"

@@ -16,5 +16,6 @@ rule normalize:
     params:
         failure="results/failures/normalize/{obj}.json",
         half_extent=config["normalize"]["half_extent"],
+        code=CODE["normalize"],
     script:
         "../scripts/normalize.py"

@@ -19,14 +19,14 @@ rule plot_slices:
         OBJECT_GROUP
     conda:
         "../envs/neusdf.yaml"
-    threads: COMPUTE["plot"]["threads"]
+    threads: COMPUTE["plot"].threads
     resources:
-        gpu=1,
+        gpu=COMPUTE["plot"].gpus,
     params:
         failure="results/failures/plot/{model}/{obj}.json",
         plot=config["plot"],
-        compute=COMPUTE["plot"],
         sample=config["sample"],
+        code=CODE["plot"],
     script:
         "../scripts/plot_slices.py"
 
@@ -48,5 +48,7 @@ rule plot_summary:
     conda:
         "../envs/neusdf.yaml"
     threads: 1
+    params:
+        code=CODE["plot"],
     script:
         "../scripts/plot_summary.py"

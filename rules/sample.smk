@@ -12,10 +12,11 @@ rule sample:
         OBJECT_GROUP
     conda:
         "../envs/neusdf.yaml"
-    threads: COMPUTE["sample"]["threads"]
+    threads: COMPUTE["sample"].threads
     params:
         failure="results/failures/sample/{obj}.json",
         sample=config["sample"],
         seed=config["seed"],
+        code=CODE["sample"],
     script:
         "../scripts/sample.py"

@@ -4,7 +4,7 @@ rule train:
         mesh=rules.normalize.output.mesh,  # ground truth of kind: exact_grid
         meta=rules.normalize.output.meta,
     output:
-        checkpoint="results/models/{model}/{obj}.pt",
+        checkpoint="results/models/{model}/{obj}.safetensors",
         history="results/models/{model}/{obj}.history.csv",
     log:
         "results/logs/train/{model}/{obj}.log",
@@ -14,14 +14,14 @@ rule train:
         OBJECT_GROUP
     conda:
         "../envs/neusdf.yaml"
-    threads: COMPUTE["train"]["threads"]
+    threads: COMPUTE["train"].threads
     resources:
-        gpu=1,
+        gpu=COMPUTE["train"].gpus,
     params:
         failure="results/failures/train/{model}/{obj}.json",
         model=model_config,
-        compute=COMPUTE["train"],
         seed=config["seed"],
         sample=config["sample"],
+        code=CODE["train"],
     script:
         "../scripts/train.py"

@@ -19,6 +19,6 @@ with job(snakemake.log[0], snakemake.params.failure, stage="evaluate", object=ob
         model_name=model,
         cfg=dict(snakemake.params.evaluate),
         geometry_cfg=dict(snakemake.params.geometry),
-        compute=Compute(**snakemake.params.compute),
+        compute=Compute.of_job(snakemake.config, "evaluate", snakemake.threads),
         seed=snakemake.params.seed,
     )

@@ -12,5 +12,5 @@ with job(snakemake.log[0], snakemake.params.failure, stage="extract", object=obj
         checkpoint_path=snakemake.input.checkpoint,
         mesh_out=snakemake.output.mesh,
         cfg=dict(snakemake.params.extract),
-        compute=Compute(**snakemake.params.compute),
+        compute=Compute.of_job(snakemake.config, "extract", snakemake.threads),
     )

@@ -16,5 +16,5 @@ with job(snakemake.log[0], snakemake.params.failure, stage="plot", object=obj, m
         title=f"{model} / {obj}",
         cfg=dict(snakemake.params.plot),
         sample_cfg=dict(snakemake.params.sample),
-        compute=Compute(**snakemake.params.compute),
+        compute=Compute.of_job(snakemake.config, "plot", snakemake.threads),
     )

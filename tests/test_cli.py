@@ -26,7 +26,7 @@ from tests.test_workflow import TINY_CONFIG, run_snakemake, write_config
 
 OFFSET = np.array([1000.0, -20.0, 5.0])
 MM = 250.0
-CHECKPOINT = "results/models/hashgrid/torus.pt"
+CHECKPOINT = "results/models/hashgrid/torus.safetensors"
 
 
 def neusdf_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -112,15 +112,21 @@ def test_version_help_and_usage_errors():
 
 
 def test_bad_checkpoints_fail_with_one_line(tmp_path):
-    (tmp_path / "junk.pt").write_bytes(b"\x00" * 100)
+    import json
+
+    (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 100)
     torch.save({"format": "neusdf-checkpoint", "obj": torch.nn.ReLU()}, tmp_path / "pickled.pt")
-    torch.save({"format": "neusdf-checkpoint", "format_version": 99}, tmp_path / "newer.pt")
-    assert_one_line_error(neusdf_cli("info", "missing.pt", cwd=tmp_path), "file not found")
-    assert_one_line_error(neusdf_cli("info", "junk.pt", cwd=tmp_path), "junk.pt: refused")
-    assert_one_line_error(neusdf_cli("info", "pickled.pt", cwd=tmp_path), "pickled.pt: refused")
+    header = json.dumps({"__metadata__": {"neusdf": json.dumps(
+        {"format": "neusdf-checkpoint", "format_version": 99})}}).encode()  # fmt: skip
+    (tmp_path / "newer.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
+    assert_one_line_error(neusdf_cli("info", "missing.safetensors", cwd=tmp_path), "not found")
     assert_one_line_error(
-        neusdf_cli("mesh", "newer.pt", "-o", "x.ply", cwd=tmp_path),
-        "newer.pt: written by a newer neusdf (format 99 > 1); upgrade neusdf",
+        neusdf_cli("info", "junk.safetensors", cwd=tmp_path), "junk.safetensors: not a neusdf"
+    )
+    assert_one_line_error(neusdf_cli("info", "pickled.pt", cwd=tmp_path), "pickled.pt: not a")
+    assert_one_line_error(
+        neusdf_cli("mesh", "newer.safetensors", "-o", "x.ply", cwd=tmp_path),
+        "newer.safetensors: written by a newer neusdf (format 99 > 2); upgrade neusdf",
     )
 
 

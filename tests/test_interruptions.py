@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from neusdf.nn.models import read_checkpoint
+from neusdf.nn.checkpoint import read_checkpoint
 from tests.conftest import REPO
 from tests.test_workflow import SNAKEMAKE, TINY_CONFIG, run_snakemake, write_config
 
@@ -26,7 +26,7 @@ def test_killed_training_leaves_no_checkpoint_and_reruns_cleanly(tmp_path, sig):
     config = copy.deepcopy(TINY_CONFIG)
     config["models"]["tiny"]["training"]["epochs"] = 400  # long enough to be killed mid-way
     write_config(tmp_path, config)
-    target = "results/models/tiny/sphere.pt"
+    target = "results/models/tiny/sphere.safetensors"
     log = tmp_path / "results" / "logs" / "train" / "tiny" / "sphere.log"
     cmd = [SNAKEMAKE, target, "--snakefile", str(REPO / "Snakefile"), "--directory",
            str(tmp_path), "--configfile", str(tmp_path / "config.yaml"), "--cores", "1",
@@ -59,5 +59,5 @@ def test_killed_training_leaves_no_checkpoint_and_reruns_cleanly(tmp_path, sig):
     write_config(tmp_path, config)
     done = run_snakemake(tmp_path, target, "--rerun-incomplete")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert read_checkpoint(checkpoint)["format"] == "neusdf-checkpoint"
+    assert read_checkpoint(checkpoint).meta["format"] == "neusdf-checkpoint"
     assert not list((tmp_path / "results").rglob("*.tmp*")), "temporary files left behind"

@@ -8,7 +8,6 @@ import json
 import h5py
 import numpy as np
 import pytest
-import torch
 import trimesh
 
 from neusdf.config import CONFIG_SCHEMA, fill_defaults, load_schema
@@ -16,6 +15,7 @@ from neusdf.errors import MeshError
 from neusdf.evaluation.record import METRIC_NAMES
 from neusdf.evaluation.summary import failure_rows
 from neusdf.io import read_json
+from neusdf.nn.checkpoint import read_checkpoint
 from neusdf.pipeline.compute import Compute
 from neusdf.pipeline.evaluate import evaluate_object
 from neusdf.pipeline.extract import extract_object
@@ -53,22 +53,24 @@ def built(tmp_path_factory, config):
     ball = trimesh.creation.icosphere(subdivisions=3, radius=2.0)
     ball.apply_translation([5.0, -1.0, 0.5])
     ball.export(source)
-    p = {name: root / name for name in ("n.ply", "n.json", "s.h5", "m.pt", "h.csv", "x.ply")}
+    names = ("n.ply", "n.json", "s.h5", "m.safetensors", "h.csv", "x.ply")
+    p = {name: root / name for name in names}
     p |= {"metrics": root / "metrics.json", "png": root / "slices.png"}
     normalize_object(str(source), str(p["n.ply"]), str(p["n.json"]), half_extent=0.9)
     sample_object(str(p["n.ply"]), str(p["n.json"]), str(p["s.h5"]), config["sample"], 0, 1)
     train_object(
-        str(p["s.h5"]), str(p["n.json"]), str(p["m.pt"]), str(p["h.csv"]), "tiny",
+        str(p["s.h5"]), str(p["n.json"]), str(p["m.safetensors"]), str(p["h.csv"]), "tiny",
         config["models"]["tiny"], CPU, seed=0, progress=False,
     )  # fmt: skip
-    extract_object(str(p["m.pt"]), str(p["x.ply"]), config["extract"], CPU)
+    extract_object(str(p["m.safetensors"]), str(p["x.ply"]), config["extract"], CPU)
     evaluate_object(
-        str(p["m.pt"]), str(p["s.h5"]), str(p["x.ply"]), str(p["x.ply"].with_suffix(".json")),
+        str(p["m.safetensors"]), str(p["s.h5"]), str(p["x.ply"]),
+        str(p["x.ply"].with_suffix(".json")),
         str(p["n.ply"]), str(p["metrics"]), "ball", "tiny", config["evaluate"],
         config["geometry"], CPU, seed=0,
     )  # fmt: skip
     plot_object(
-        str(p["m.pt"]), str(p["n.ply"]), str(p["n.json"]), str(p["png"]), "tiny / ball",
+        str(p["m.safetensors"]), str(p["n.ply"]), str(p["n.json"]), str(p["png"]), "tiny / ball",
         config["plot"], config["sample"], CPU,
     )  # fmt: skip
     return p
@@ -92,10 +94,10 @@ def test_sample_writes_every_set_with_its_attributes(built, config):
     assert np.abs(np.linalg.norm(points, axis=1) - 0.9 - sdf).max() < 0.01
 
 
-def test_train_writes_a_weights_only_checkpoint_with_the_transform(built):
-    payload = torch.load(built["m.pt"], weights_only=True)
-    np.testing.assert_allclose(payload["normalization"]["center"], [5.0, -1.0, 0.5], atol=1e-6)
-    assert payload["training"]["backend"] == "fast"
+def test_train_writes_a_checkpoint_with_the_transform(built):
+    meta = read_checkpoint(built["m.safetensors"]).meta
+    np.testing.assert_allclose(meta["normalization"]["center"], [5.0, -1.0, 0.5], atol=1e-6)
+    assert meta["training"]["backend"] == "fast"
     header = built["h.csv"].read_text().splitlines()[0]
     assert header == "epoch,points,loss,seconds,points_per_second"
 

@@ -56,8 +56,11 @@ def test_slurm_profile_dry_run_groups_one_submission_per_object(workdir):
     text = slurm_dry_run(workdir)
     assert "Using workflow specific profile" in text and "profiles/slurm" in text
     assert planned_submissions(text) == 2  # sphere, torus: one group job each
-    # Memory follows the profile (train: 1536 MB at attempt 1), GPU rules keep gpu=1.
-    assert re.search(r"mem_mb=1536\b.*\bgpu=1\b", text)
+    # Memory follows the profile (train: 1536 MB at attempt 1); on a CPU-only plan no job asks
+    # for a GPU, with `compute.device: cuda` the GPU rules do (the group asks for one).
+    assert re.search(r"mem_mb=1536\b", text) and not re.search(r"\bgpu=[1-9]", text)
+    on_gpus = slurm_dry_run(workdir, "--config", "compute={device: cuda}")
+    assert re.search(r"mem_mb=1536\b.*\bgpu=1\b", on_gpus)
 
 
 def test_slurm_profile_without_grouping_submits_every_job(workdir):

@@ -126,7 +126,7 @@ def test_extraction_bench_on_a_trained_tiny_checkpoint(tmp_path, tiny_model_conf
     sdf = (np.linalg.norm(points, axis=1) - 0.5).astype(np.float32)
     model = SDFNetwork(tiny_model_config, backend="fast", seed=0, device="cpu", threads=1)
     train_sdf(model, points, sdf, tiny_model_config["training"], seed=0, progress=False)
-    checkpoint = tmp_path / "ball.pt"
+    checkpoint = tmp_path / "ball.safetensors"
     save_checkpoint(checkpoint, model, "tiny", {"center": [0, 0, 0], "scale": 1.0}, {})
     proc = subprocess.run(
         [sys.executable, str(REPO / "bench/extraction.py"), str(checkpoint), "--resolution", "40"],

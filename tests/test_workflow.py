@@ -136,7 +136,7 @@ def test_workflow_end_to_end_and_incremental_rebuilds(workdir):
 
     # Every file evaluate reads is declared: changing one reruns evaluate (and what follows).
     evaluate_inputs = {
-        "checkpoint": "results/models/tiny/sphere.pt",
+        "checkpoint": "results/models/tiny/sphere.safetensors",
         "samples": "results/samples/sphere.h5",
         "pred_mesh": "results/meshes/tiny/sphere.ply",
         "pred_meta": "results/meshes/tiny/sphere.json",

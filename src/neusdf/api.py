@@ -1,7 +1,7 @@
 """Use a trained SDF: load a checkpoint, ask it for distances, normals and meshes.
 
     import neusdf
-    sdf = neusdf.load("results/models/hashgrid/torus.pt")
+    sdf = neusdf.load("results/models/hashgrid/torus.safetensors")
     d = sdf(points)                      # (N, 3) -> (N,), the input mesh's own frame and units
     n = sdf.gradient(points)             # (N, 3) unit normals
     mesh = sdf.mesh(resolution=256)      # trimesh.Trimesh of the zero level set
@@ -9,6 +9,10 @@
 Frames: ``"original"`` is the input mesh's frame and units; ``"normalized"`` is the frame the
 network was trained in, ``x_norm = (x - center) * scale`` (checkpoint key ``normalization``), so a
 normalized distance ``d_norm`` is ``d_norm / scale`` original units.
+
+Every finite point has an answer: inside the normalized cube (:attr:`SDF.bounds` in the original
+frame) the trained model, outside it a positive distance with a documented bound
+(:mod:`neusdf.nn.field`).
 """
 
 from __future__ import annotations
@@ -16,18 +20,16 @@ from __future__ import annotations
 import copy
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from neusdf.errors import CheckpointError
-from neusdf.mesh.transform import Normalization
+from neusdf.config import schema_default
+from neusdf.nn.field import CUBE, Field, load_field
 
 FRAMES = ("original", "normalized")
-# Points per network call: bounds memory (about 1 KB per point for the default model) whatever N.
-BATCH_SIZE = 2**18
 # Central-difference step for normals, normalized units: half of the finest hash cell of the
 # default model (2 / 2048), small next to surface detail, large next to float32 noise.
 GRADIENT_STEP = 5e-4
@@ -40,9 +42,15 @@ def _check_frame(frame: str) -> None:
         raise ValueError(f"frame must be one of {FRAMES}, got {frame!r}")
 
 
-def _as_float64_points(points: np.ndarray | torch.Tensor) -> tuple[np.ndarray, dict]:
+def _is_tensor(value) -> bool:
+    """Whether ``value`` is a torch tensor (without importing torch when nobody has)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def _as_float64_points(points) -> tuple[np.ndarray, dict]:
     """Validate (N, 3) points; return them as float64 numpy plus how to give results back."""
-    if isinstance(points, torch.Tensor):
+    if _is_tensor(points):
         kind = {"torch": True, "device": points.device, "dtype": points.dtype}
         array = points.detach().cpu().double().numpy()
     else:
@@ -61,11 +69,13 @@ def _as_float64_points(points: np.ndarray | torch.Tensor) -> tuple[np.ndarray, d
     return array, kind
 
 
-def _give_back(values: np.ndarray, kind: dict) -> np.ndarray | torch.Tensor:
+def _give_back(values: np.ndarray, kind: dict):
     """Results in the caller's kind: float64 if the input was float64, else float32."""
-    dtype = np.float64 if kind["dtype"] in (np.float64, torch.float64) else np.float32
-    values = values.astype(dtype, copy=False)
+    wide = kind["dtype"] == np.float64 or str(kind["dtype"]) == "torch.float64"
+    values = values.astype(np.float64 if wide else np.float32, copy=False)
     if kind["torch"]:
+        import torch
+
         return torch.from_numpy(values).to(kind["device"])
     return values
 
@@ -78,42 +88,42 @@ class SDF:
 
     Attributes
     ----------
-    model : torch.nn.Module
-        The network, in eval mode: (M, 3) float32 normalized points -> (M,) normalized distances.
+    field : neusdf.nn.field.Field
+        The model in the normalized frame: (M, 3) float32 points -> (M,) float32 distances.
     path : Path
         The checkpoint file.
     device : str
     backend : str
-        The backend evaluating the network now (not necessarily the one that trained it).
+        What evaluates the model now (not necessarily what trained it): ``fast-numpy`` on a CPU.
     center : (3,) float64
         Normalization center, original units.
     scale : float
         Normalization scale, normalized units per original unit.
-    batch_size : int
     """
 
-    def __init__(self, model: torch.nn.Module, payload: dict, path: str | Path, device: str):
-        self.model = model
+    def __init__(self, field: Field, path: str | Path):
+        self.field = field
         self.path = Path(path)
-        self.device = device
-        self.backend = getattr(model, "backend", "")
-        self.batch_size = BATCH_SIZE
-        self._payload = payload
-        normalization = payload.get("normalization") or {}
-        try:
-            self.normalization = Normalization.from_record(normalization)
-        except (KeyError, TypeError):
-            raise CheckpointError(path, "has no usable normalization {center, scale}") from None
-        except ValueError:
-            raise CheckpointError(path, f"has an invalid normalization {normalization}") from None
+        self.device = field.device
+        self.backend = field.backend
+        self.normalization = field.normalization
         self.center = np.asarray(self.normalization.center)
         self.scale = self.normalization.scale
+        self._meta = field.checkpoint.meta
 
     def __repr__(self) -> str:
         return (
-            f"SDF({str(self.path)!r}, model={self._payload.get('model_name')!r}, "
+            f"SDF({str(self.path)!r}, model={self._meta.get('model_name')!r}, "
             f"backend={self.backend!r}, device={self.device!r})"
         )
+
+    @property
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(lo, hi)``, each (3,) float64: the box in the original frame where the answer is the
+        trained model itself (the normalized cube [-1, 1]^3); outside it the answer is the
+        positive extension of :mod:`neusdf.nn.field`."""
+        corners = self.to_original(np.array([[-CUBE] * 3, [CUBE] * 3]))
+        return corners[0], corners[1]
 
     # -- frames ---------------------------------------------------------------------------------
 
@@ -128,17 +138,11 @@ class SDF:
     # -- evaluation -----------------------------------------------------------------------------
 
     def normalized_sdf(self, points: np.ndarray) -> np.ndarray:
-        """Raw network: (M, 3) normalized points -> (M,) float32 normalized distances.
+        """(M, 3) normalized points -> (M,) float32 normalized distances, no validation: the plain
+        ``sdf_fn`` that :mod:`neusdf.evaluation.extraction` expects."""
+        return self.field(points)
 
-        No validation; the plain ``sdf_fn`` that :mod:`neusdf.evaluation.extraction` expects.
-        """
-        from neusdf.nn.models import predict_sdf
-
-        return predict_sdf(self.model, np.asarray(points, dtype=np.float32), self.batch_size)
-
-    def __call__(
-        self, points: np.ndarray | torch.Tensor, frame: str = "original"
-    ) -> np.ndarray | torch.Tensor:
+    def __call__(self, points, frame: str = "original"):
         """Signed distances at points (negative inside).
 
         Parameters
@@ -164,11 +168,11 @@ class SDF:
 
     def gradient(
         self,
-        points: np.ndarray | torch.Tensor,
+        points,
         frame: str = "original",
         step: float = GRADIENT_STEP,
         unit: bool = True,
-    ) -> np.ndarray | torch.Tensor:
+    ):
         """Normals: the SDF's gradient at points, by central differences.
 
         None of the hash-grid backends differentiates with respect to the input points (the
@@ -203,7 +207,7 @@ class SDF:
         offsets = np.concatenate([np.eye(3), -np.eye(3)]) * step  # (6, 3)
         grad = np.empty_like(array)
         # Six probes per point, batched so the probe array stays ~batch_size rows.
-        rows = max(1, self.batch_size // 6)
+        rows = max(1, int(schema_default("evaluate", "batch_size")) // 6)
         for start in range(0, len(array), rows):
             chunk = array[start : start + rows]
             probes = (chunk[:, None, :] + offsets[None]).reshape(-1, 3)
@@ -253,7 +257,7 @@ class SDF:
                 counted(self.normalized_sdf, bar),
                 resolution=resolution,
                 bound=bound,
-                batch_size=self.batch_size,
+                batch_size=int(schema_default("extract", "batch_size")),
             )
             finish(bar)
         if frame == "original":
@@ -269,13 +273,14 @@ class SDF:
         Keys: ``path``, ``file_bytes``, ``format``, ``format_version``, ``neusdf_version``,
         ``model_name``, ``model_config``, ``trained_backend``, ``backend`` and ``device`` (used
         now), ``n_parameters`` (+ ``n_encoding_parameters``, ``n_network_parameters`` when the
-        model has a hash-grid encoding), ``normalization`` (center, scale), ``training`` (the
-        training record), ``metrics_path`` and ``metrics`` (the evaluate stage's record found
-        next to ``results/models/{model}/{obj}.pt`` as ``results/metrics/{model}/{obj}.json``, or
-        None).
+        model has a feature table or lattice), ``normalization`` (center, scale), ``bounds``
+        (the normalized cube in the original frame), ``training`` (the
+        training record), ``metrics_path`` and ``metrics`` (the evaluate stage's record
+        ``results/metrics/{model}/{obj}.json`` found next to the checkpoint
+        ``results/models/{model}/{obj}.safetensors``, or None).
         """
-        payload = self._payload
-        n_total = sum(p.numel() for p in self.model.parameters())
+        payload = self._meta
+        n_total = self.field.n_parameters
         record: dict[str, Any] = {
             "path": str(self.path),
             "file_bytes": os.path.getsize(self.path) if self.path.is_file() else None,
@@ -289,11 +294,11 @@ class SDF:
             "device": self.device,
             "n_parameters": int(n_total),
         }
-        encoding = getattr(self.model, "encoding", None)
-        if encoding is not None and hasattr(encoding, "params"):
-            record["n_encoding_parameters"] = int(encoding.params.numel())
-            record["n_network_parameters"] = int(n_total - encoding.params.numel())
+        if self.field.n_table_parameters:
+            record["n_encoding_parameters"] = self.field.n_table_parameters
+            record["n_network_parameters"] = n_total - self.field.n_table_parameters
         record["normalization"] = {"center": self.center.tolist(), "scale": self.scale}
+        record["bounds"] = [corner.tolist() for corner in self.bounds]
         record["training"] = copy.deepcopy(payload.get("training"))
         metrics_path = self.metrics_path()
         record["metrics_path"] = str(metrics_path) if metrics_path else None
@@ -301,7 +306,8 @@ class SDF:
         return _plain(record)
 
     def metrics_path(self) -> Path | None:
-        """``results/metrics/{model}/{obj}.json`` next to ``results/models/{model}/{obj}.pt``."""
+        """``results/metrics/{model}/{obj}.json`` next to the checkpoint
+        ``results/models/{model}/{obj}.safetensors``."""
         resolved = self.path.resolve()
         parts = resolved.parts
         if len(parts) < 3 or parts[-3] != "models":
@@ -316,8 +322,6 @@ def _plain(value):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if isinstance(value, torch.Tensor):
-        return value.tolist()
     if isinstance(value, np.generic):
         return value.item()
     return value
@@ -331,15 +335,15 @@ def load(
     Parameters
     ----------
     path : str or Path
-        A ``.pt`` file written by the pipeline (``results/models/{model}/{obj}.pt``).
+        A checkpoint written by the pipeline (``results/models/{model}/{obj}.safetensors``).
     device : str
         ``"cpu"`` (default), ``"cuda"``, or ``"auto"`` (CUDA when available).
     backend : str
-        Hash-grid backend: ``"auto"`` (tiny-cuda-nn on CUDA when installed, else the fast CPU
-        kernel on the CPU, else the reference), ``"fast"``, ``"reference"``, ``"tcnn"``. Any
-        backend reads any checkpoint, whichever backend trained it.
+        ``"auto"`` (tiny-cuda-nn on CUDA when installed, else the torch-free CPU evaluators),
+        ``"fast"``, ``"reference"`` (plain PyTorch), ``"tcnn"``. Any backend reads any
+        checkpoint, whichever backend trained it.
     threads : int, optional
-        CPU threads of the fast kernel (default: numba's setting).
+        CPU threads of the evaluation (default: the count in effect).
 
     Returns
     -------
@@ -348,14 +352,14 @@ def load(
     Raises
     ------
     CheckpointError
-        Missing file, not a neusdf checkpoint, pickled objects (refused without running them),
-        a format written by a newer neusdf, or weights that do not fit the stored configuration.
+        Missing file, not a neusdf checkpoint (a torch pickle or anything else), a format
+        written by a newer neusdf, or weights that do not fit the stored configuration.
     """
-    from neusdf.nn.models import load_checkpoint, resolve_device
-
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(path, "file not found")
-    device = resolve_device(device)
-    model, payload = load_checkpoint(path, backend=backend, device=device, threads=threads)
-    return SDF(model, payload, path, device)
+    field = load_field(
+        path,
+        backend=backend,
+        device=device,
+        threads=threads,
+        batch_size=int(schema_default("evaluate", "batch_size")),
+    )
+    return SDF(field, path)

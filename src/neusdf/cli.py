@@ -18,6 +18,7 @@ import re
 import sys
 from pathlib import Path
 
+from neusdf.config import schema_default
 from neusdf.version import __version__
 
 POINT_SUFFIXES = (".npy", ".csv", ".txt")
@@ -255,7 +256,9 @@ def cmd_check(args) -> int:
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", metavar="MODEL.pt", help="checkpoint (results/models/...)")
+    parser.add_argument(
+        "model", metavar="MODEL", help="checkpoint (results/models/.../*.safetensors)"
+    )
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     parser.add_argument(
         "--backend",
@@ -330,9 +333,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("paths", nargs="+", metavar="PATH", help="mesh files or folders")
     check.add_argument("--csv", metavar="FILE", help="also write every field to a CSV file")
-    check.add_argument("--half-extent", type=float, default=0.9, help="normalize.half_extent")
-    check.add_argument("--sign", default="auto", choices=("auto", "parity", "winding"),
-                       help="sample.sign")  # fmt: skip
+    check.add_argument("--half-extent", type=float, help="normalize.half_extent (default: "
+                       f"{schema_default('normalize', 'half_extent')})")  # fmt: skip
+    sign_default = schema_default("sample", "sign")
+    check.add_argument("--sign", choices=("auto", "parity", "winding"),
+                       help=f"sample.sign (default: {sign_default})")  # fmt: skip
     check.add_argument("--threads", type=int, default=1, help="threads per mesh (1)")
     check.set_defaults(run=cmd_check)
     return parser

@@ -29,18 +29,35 @@ def _resolve(schema: dict, root: dict) -> dict:
     return schema
 
 
+def _branches(schema: dict, value, root: dict) -> list[dict]:
+    """``schema`` and the parts of its ``allOf`` that apply to ``value``: unconditional parts,
+    and the ``then`` (or ``else``) of each ``if`` by whether ``value`` satisfies it (the
+    per-kind keys of a model)."""
+    import jsonschema
+
+    found = [schema]
+    for part in schema.get("allOf", []):
+        part = _resolve(part, root)
+        if "if" in part:
+            holds = jsonschema.Draft202012Validator(part["if"]).is_valid(value)
+            part = part.get("then" if holds else "else", {})
+        found += _branches(_resolve(part, root), value, root)
+    return found
+
+
 def coerce_types(value, schema: dict, root: dict | None = None):
     """``value`` with strings turned into the numbers, booleans, objects or arrays its schema
     expects, parsed as YAML.
 
     ``snakemake --config key='{a: 1}'`` hands nested values over as strings ('1'), which no
-    schema accepts; coercing first makes every nested key settable from the command line.
+    schema accepts; coercing first makes every nested key settable from the command line,
+    including the keys a model's ``kind`` brings in (the ``allOf`` branches that apply).
     Values that do not parse are left as they are, for validation to report.
     """
     root = schema if root is None else root
     schema = _resolve(schema, root)
     kind = schema.get("type")
-    if isinstance(value, str) and (kind in _SCALARS or kind in ("object", "array")):
+    if isinstance(value, str) and isinstance(kind, str) and kind in (*_SCALARS, "object", "array"):
         try:
             parsed = yaml.safe_load(value)
         except yaml.YAMLError:
@@ -52,12 +69,14 @@ def coerce_types(value, schema: dict, root: dict | None = None):
         )
         value = parsed if ok else value
     if isinstance(value, dict):
-        props = schema.get("properties", {})
-        extra = schema.get("additionalProperties")
-        return {
-            k: coerce_types(v, props.get(k, extra if isinstance(extra, dict) else {}), root)
-            for k, v in value.items()
-        }
+        props, extra = {}, None
+        for branch in _branches(schema, value, root):
+            for key, sub in branch.get("properties", {}).items():
+                # A branch's property schema is more specific than the generic one before it.
+                props[key] = sub
+            if isinstance(branch.get("additionalProperties"), dict):
+                extra = branch["additionalProperties"]
+        return {k: coerce_types(v, props.get(k, extra or {}), root) for k, v in value.items()}
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [coerce_types(v, schema["items"], root) for v in value]
     return value
@@ -112,3 +131,13 @@ def workflow_config(config: dict) -> dict:
     jsonschema.validate(config, schema)
     config["models"] = {name: model_config(m) for name, m in config["models"].items()}
     return config
+
+
+def schema_default(*keys: str):
+    """The default the configuration schema gives the nested key ``keys`` (e.g.
+    ``schema_default("evaluate", "batch_size")``), for code outside the workflow (the API, the
+    command line) that needs the same value."""
+    node = load_schema(CONFIG_SCHEMA)
+    for key in keys:
+        node = _resolve(node, load_schema(CONFIG_SCHEMA))["properties"][key]
+    return copy.deepcopy(_resolve(node, load_schema(CONFIG_SCHEMA))["default"])

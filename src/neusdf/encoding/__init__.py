@@ -2,30 +2,12 @@
 
 Backends share one parameter layout (tcnn order), so checkpoints are interchangeable:
 
-* ``reference`` — plain PyTorch, the specification;
-* ``fast`` — numba CPU kernels with a deterministic scatter and a sparse Adam (CPU default);
+* ``reference`` — plain PyTorch, the specification (:mod:`neusdf.encoding.reference`);
+* ``fast`` — numba CPU kernels with a deterministic scatter and a sparse Adam
+  (:mod:`neusdf.encoding.kernels`, :mod:`neusdf.encoding.fast`, :mod:`neusdf.encoding.optim`);
 * ``tcnn`` — tinycudann on CUDA (optional dependency).
+
+:mod:`neusdf.encoding.module` puts them behind one torch module; :mod:`neusdf.encoding.config`
+holds the layout arithmetic. Import from the submodules: the torch-free ones (config, fast,
+kernels) never load torch.
 """
-
-import importlib
-
-# Names resolve on first use (PEP 562), so importing a torch-free submodule (config, fast,
-# kernels) does not import torch through this package.
-_WHERE = {
-    "HashGridConfig": "config",
-    "HashGridEncoding": "module",
-    "MaskedAdam": "optim",
-    "SparseHashGridAdam": "optim",
-    "available_backends": "module",
-    "hashgrid_encode_reference": "reference",
-    "init_params": "reference",
-    "resolve_backend": "module",
-}
-
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"neusdf.encoding.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'neusdf.encoding' has no attribute {name!r}")

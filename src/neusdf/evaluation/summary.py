@@ -130,3 +130,34 @@ def write_summary(
     with atomic_path(md_out) as tmp:
         Path(tmp).write_text("\n".join(text))
     return frame
+
+
+def outcome_lines(summary_csv: str | Path, report: str = "report.html") -> list[str]:
+    """How a run went, in a few lines for the end of ``snakemake``: objects trained and failed
+    per model, the models' mean scores, the failures counted by stage and reason, and where the
+    summary and the report are."""
+    frame = pd.read_csv(summary_csv, keep_default_na=False, na_values=[""])
+    ok = frame[frame["status"] == "ok"]
+    failed = frame[frame["status"] != "ok"]
+    objects, models = frame["object"].nunique(), frame["model"].nunique()
+    lines = [
+        f"neusdf: {objects} object(s) x {models} model(s): {len(ok)} trained, {len(failed)} failed"
+    ]
+    for model, rows in ok.groupby("model", sort=False):
+        lines.append(
+            f"  {model}: mean surface F1 {rows['surface_f1'].mean():.4f}, volume F1 "
+            f"{rows['volume_f1'].mean():.4f}, Chamfer L1 {rows['chamfer_l1'].mean():.3g}, "
+            f"{rows['train_seconds'].mean():.1f} s training per object ({len(rows)} objects)"
+        )
+    if len(failed):
+        counts = failed.groupby(["failed_stage", "error"], sort=True).size()
+        lines.append("  failed (stage: reason, objects x models):")
+        for (stage, error), count in counts.items():
+            reason = str(error).split(": ", 1)[-1]
+            lines.append(f"    {stage}: {reason} x{count}")
+    lines.append(
+        f"  summary: {summary_csv} (one row per model and object), "
+        f"{Path(summary_csv).with_suffix('.md')} (tables)"
+    )
+    lines.append(f"  report: snakemake --report {report}")
+    return lines

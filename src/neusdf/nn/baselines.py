@@ -1,9 +1,8 @@
 """The alternatives to the hash grid that the reference study weighed, one class per kind.
 
-Every class maps (N, 3) float32 points in the normalized frame [-1, 1]^3 to (N,) float32 signed
-distances and offers the interface the training loop and the checkpoints use (see
-:mod:`neusdf.nn.models`): ``kind``, ``model_config``, ``backend``, ``trainable``,
-``make_optimizers(training_config)`` and ``n_table_parameters()``.
+Every class is an :class:`~neusdf.nn.layers.SDFModel`: (N, 3) float32 points in the normalized
+frame [-1, 1]^3 to (N,) float32 signed distances, with the interface the training loop and the
+checkpoints use. Their torch-free evaluators are in :mod:`neusdf.nn.numpy_field`.
 
 * :class:`PlainMLP` (``kind: mlp``) — a ReLU MLP on raw coordinates, no encoding: the study's
   failing baseline.
@@ -26,13 +25,10 @@ from torch import nn
 from torch.nn.functional import grid_sample
 from torch.nn.utils.parametrizations import weight_norm
 
-from neusdf.nn.layers import adam, build_mlp, seeded
-
-# Backend name recorded in checkpoints of the kinds that are plain torch modules.
-TORCH_BACKEND = "torch"
+from neusdf.nn.layers import SDFModel, adam, build_mlp, seeded
 
 
-class PlainMLP(nn.Module):
+class PlainMLP(SDFModel):
     """ReLU MLP ``3 → n_neurons × n_hidden_layers → 1`` with biases, on raw coordinates.
 
     Parameters
@@ -45,12 +41,9 @@ class PlainMLP(nn.Module):
     """
 
     kind = "mlp"
-    backend = TORCH_BACKEND
-    trainable = True
 
     def __init__(self, model_config: dict, seed: int, device: str = "cpu"):
-        super().__init__()
-        self.model_config = model_config
+        super().__init__(model_config)
         net = model_config["network"]
         self.network = build_mlp(
             3, int(net["n_neurons"]), int(net["n_hidden_layers"]), seed, bias=True
@@ -60,17 +53,8 @@ class PlainMLP(nn.Module):
         """(N, 3) float32 points in [-1, 1]^3 → (N,) float32 signed distances."""
         return self.network(points.float()).squeeze(-1)
 
-    def make_optimizers(self, training_config: dict) -> list[tuple[object, float]]:
-        """One Adam over all weights at ``lr_network``; returns ``[(optimizer, base_lr)]``."""
-        lr = float(training_config["lr_network"])
-        return [(adam(self.parameters(), lr, training_config), lr)]
 
-    def n_table_parameters(self) -> int:
-        """No feature table: 0."""
-        return 0
-
-
-class DeepSDFDecoder(nn.Module):
+class DeepSDFDecoder(SDFModel):
     """DeepSDF's decoder without a latent code: ``n_layers`` weight-normalized linear layers.
 
     Layer ``skip_layer`` (0-based) takes the previous layer's output concatenated with the input
@@ -88,12 +72,9 @@ class DeepSDFDecoder(nn.Module):
     """
 
     kind = "deepsdf"
-    backend = TORCH_BACKEND
-    trainable = True
 
     def __init__(self, model_config: dict, seed: int, device: str = "cpu"):
-        super().__init__()
-        self.model_config = model_config
+        super().__init__(model_config)
         net = model_config["network"]
         width = int(net["n_neurons"])
         n_layers = int(net["n_layers"])
@@ -126,15 +107,6 @@ class DeepSDFDecoder(nn.Module):
             h = torch.tanh(h)
         return h.squeeze(-1)
 
-    def make_optimizers(self, training_config: dict) -> list[tuple[object, float]]:
-        """One Adam over all weights at ``lr_network``; returns ``[(optimizer, base_lr)]``."""
-        lr = float(training_config["lr_network"])
-        return [(adam(self.parameters(), lr, training_config), lr)]
-
-    def n_table_parameters(self) -> int:
-        """No feature table: 0."""
-        return 0
-
 
 def lattice_points(resolution: int) -> np.ndarray:
     """The (R^3, 3) float32 nodes of an R^3 lattice over [-1, 1]^3, in the memory order of a
@@ -166,7 +138,7 @@ def trilinear(values: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     return out.reshape(-1)
 
 
-class DenseGrid(nn.Module):
+class DenseGrid(SDFModel):
     """A learned R^3 lattice of SDF values, trilinearly interpolated: no network.
 
     Initialised to zero; trained with the hash grid's loss and Adam at ``lr_encoding`` (the
@@ -182,14 +154,17 @@ class DenseGrid(nn.Module):
     """
 
     kind = "densegrid"
-    backend = TORCH_BACKEND
-    trainable = True
 
     def __init__(self, model_config: dict, seed: int = 0, device: str = "cpu"):
-        super().__init__()
-        self.model_config = model_config
+        super().__init__(model_config)
         r = int(model_config["grid"]["resolution"])
-        self.values = nn.Parameter(torch.zeros(r, r, r, dtype=torch.float32, device=device))
+        self.values = nn.Parameter(
+            torch.zeros(r, r, r, dtype=torch.float32, device=device), requires_grad=self.trainable
+        )
+
+    @property
+    def resolution(self) -> int:
+        return int(self.values.shape[0])
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
         """(N, 3) float32 points in [-1, 1]^3 → (N,) float32 signed distances."""
@@ -205,36 +180,15 @@ class DenseGrid(nn.Module):
         return self.values.numel()
 
 
-class ExactGrid(nn.Module):
+class ExactGrid(DenseGrid):
     """Explicit conversion: exact SDF values on an N^3 lattice, trilinearly interpolated.
 
     Built empty (zeros); :meth:`fill` stores the ground truth. Nothing is trained, so
     ``make_optimizers`` returns no optimizer.
-
-    Parameters
-    ----------
-    model_config : dict
-        ``grid``: ``resolution`` (nodes per axis).
-    seed : int
-        Unused.
-    device : str
     """
 
     kind = "exact_grid"
-    backend = TORCH_BACKEND
     trainable = False
-
-    def __init__(self, model_config: dict, seed: int = 0, device: str = "cpu"):
-        super().__init__()
-        self.model_config = model_config
-        r = int(model_config["grid"]["resolution"])
-        self.values = nn.Parameter(
-            torch.zeros(r, r, r, dtype=torch.float32, device=device), requires_grad=False
-        )
-
-    @property
-    def resolution(self) -> int:
-        return int(self.values.shape[0])
 
     @torch.no_grad()
     def fill(self, sdf_fn) -> None:
@@ -243,14 +197,6 @@ class ExactGrid(nn.Module):
         values = np.asarray(sdf_fn(points), dtype=np.float32)
         self.values.copy_(torch.from_numpy(values).reshape(self.values.shape))
 
-    def forward(self, points: torch.Tensor) -> torch.Tensor:
-        """(N, 3) float32 points in [-1, 1]^3 → (N,) float32 signed distances."""
-        return trilinear(self.values, points)
-
     def make_optimizers(self, training_config: dict) -> list[tuple[object, float]]:
         """Nothing to optimise: ``[]``."""
         return []
-
-    def n_table_parameters(self) -> int:
-        """All values are the table: N^3."""
-        return self.values.numel()

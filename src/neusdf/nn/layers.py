@@ -1,13 +1,15 @@
-"""Building blocks shared by every model kind: seeded initialisation, the MLP, Adam."""
+"""Building blocks shared by every model kind: the base class, seeded initialisation, the MLP,
+the optimizer for dense weights."""
 
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Iterator
 
 import torch
 from torch import nn
+
+from neusdf.encoding.optim import Adam
 
 
 @contextlib.contextmanager
@@ -37,55 +39,47 @@ def build_mlp(
         return nn.Sequential(*layers)
 
 
-class Adam:
-    """Adam over a few dense tensors: ``torch.optim.Adam``'s update (no weight decay, no
-    amsgrad; tested against it), written out because the first ``torch.optim`` optimizer a
-    process builds imports ``torch._dynamo``, about 1.8 s of every training job on this CPU.
-
-    Parameters
-    ----------
-    parameters : iterable of torch.Tensor
-        Leaf tensors with ``requires_grad``; their ``.grad`` is read by :meth:`step`.
-    lr : float
-        Step size (the training loop's schedule sets :attr:`lr` before each step).
-    betas : (float, float)
-        Decay rates of the first and second moment estimates.
-    eps : float
-        Added to the bias-corrected root of the second moment.
-    """
-
-    def __init__(self, parameters, lr: float, betas: tuple[float, float], eps: float):
-        self.params = list(parameters)
-        self.lr, self.betas, self.eps = float(lr), (float(betas[0]), float(betas[1])), float(eps)
-        self.step_count = 0
-        self.exp_avg = [torch.zeros_like(p) for p in self.params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
-
-    @torch.no_grad()
-    def step(self) -> None:
-        """One update of every parameter that has a gradient."""
-        self.step_count += 1
-        beta1, beta2 = self.betas
-        step_size = self.lr / (1.0 - beta1**self.step_count)
-        bias2_sqrt = math.sqrt(1.0 - beta2**self.step_count)
-        for param, exp_avg, exp_avg_sq in zip(
-            self.params, self.exp_avg, self.exp_avg_sq, strict=True
-        ):
-            if param.grad is None:
-                continue
-            grad = param.grad
-            exp_avg.lerp_(grad, 1.0 - beta1)
-            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1.0 - beta2)
-            denom = (exp_avg_sq.sqrt() / bias2_sqrt).add_(self.eps)
-            param.addcdiv_(exp_avg, denom, value=-step_size)
-
-    def zero_grad(self) -> None:
-        """Drop the gradients (as ``torch.optim`` does by default)."""
-        for param in self.params:
-            param.grad = None
-
-
 def adam(parameters, lr: float, training_config: dict) -> Adam:
-    """:class:`Adam` over ``parameters`` at ``lr`` with the config's ``betas`` and ``eps``."""
+    """:class:`~neusdf.encoding.optim.Adam` over ``parameters`` at ``lr`` with the config's
+    ``betas`` and ``eps``."""
     betas = tuple(float(b) for b in training_config["betas"])
     return Adam(parameters, lr=lr, betas=betas, eps=float(training_config["eps"]))
+
+
+# Backend name recorded in checkpoints of the kinds that are plain torch modules.
+TORCH_BACKEND = "torch"
+
+
+class SDFModel(nn.Module):
+    """Base of every model kind: (N, 3) float32 points of the normalized cube -> (N,) float32
+    signed distances, with what the training loop and the checkpoints need.
+
+    Attributes
+    ----------
+    kind : str
+        The model family (``model_config["kind"]``).
+    model_config : dict
+        The named configuration it was built from.
+    backend : str
+        What computes it (a hash grid's encoding backend, else ``"torch"``).
+    trainable : bool
+        False for models filled, not fitted (the exact lattice).
+    """
+
+    kind = ""
+    backend = TORCH_BACKEND
+    trainable = True
+
+    def __init__(self, model_config: dict):
+        super().__init__()
+        self.model_config = model_config
+
+    def make_optimizers(self, training_config: dict) -> list[tuple[Adam, float]]:
+        """``[(optimizer, base_lr), ...]``: by default one Adam over every weight at
+        ``lr_network``."""
+        lr = float(training_config["lr_network"])
+        return [(adam(self.parameters(), lr, training_config), lr)]
+
+    def n_table_parameters(self) -> int:
+        """Scalars in a feature table or lattice (the rest are network weights): 0 by default."""
+        return 0

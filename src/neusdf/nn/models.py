@@ -1,4 +1,5 @@
-"""Named model configurations → modules; checkpoints saved and loaded as data (weights only).
+"""Named model configurations → torch modules; a trained module saved as a checkpoint, and a
+checkpoint rebuilt as a torch module.
 
 The default model (``kind: hashgrid``) is a hash-grid encoding followed by a bias-free ReLU MLP,
 the layout of tiny-cuda-nn's FullyFusedMLP, so weights move between the CPU and tiny-cuda-nn
@@ -6,37 +7,29 @@ backends. The other kinds (:mod:`neusdf.nn.baselines`) are the alternatives the 
 weighed; :func:`build_model` is the one factory for all of them. Inputs are points in the
 normalized frame [-1, 1]^3; outputs are signed distances.
 
-Every model class offers the same small interface: ``forward((N, 3)) -> (N,)``, ``kind``,
-``model_config``, ``backend``, ``trainable``, ``make_optimizers(training_config)`` (a list of
-``(optimizer, base_lr)``; each optimizer has ``step()``, ``zero_grad()`` and an ``lr``
-attribute) and ``n_table_parameters()`` (feature-table or lattice
-scalars, the rest being network weights).
+Every model class is an :class:`~neusdf.nn.layers.SDFModel`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from neusdf.encoding import HashGridEncoding, resolve_backend
 from neusdf.encoding.config import encoding_config
+from neusdf.encoding.module import HashGridEncoding, resolve_backend
 from neusdf.errors import CheckpointError
-from neusdf.io import atomic_path
-from neusdf.nn.layers import adam, build_mlp
-from neusdf.nn.weights import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, check_checkpoint_payload
+from neusdf.nn.checkpoint import Checkpoint, write_checkpoint
+from neusdf.nn.layers import SDFModel, adam, build_mlp
 from neusdf.version import __version__
 
 log = logging.getLogger(__name__)
 
 
-# Values of a model configuration's ``kind``; a configuration without one is a hash grid (so
-# checkpoints written before kinds existed load unchanged).
+# Values of a model configuration's ``kind``; a configuration without one is a hash grid.
 MODEL_KINDS = ("hashgrid", "mlp", "deepsdf", "densegrid", "exact_grid")
 
 
@@ -49,7 +42,7 @@ def resolve_device(device: str) -> str:
     return device
 
 
-class SDFNetwork(nn.Module):
+class SDFNetwork(SDFModel):
     """Hash-grid encoding + MLP mapping (N, 3) normalized points to (N,) signed distances.
 
     Parameters
@@ -73,15 +66,13 @@ class SDFNetwork(nn.Module):
         device: str = "cpu",
         threads: int | None = None,
     ):
-        super().__init__()
+        super().__init__(model_config)
         net = model_config["network"]
         if net.get("activation", "ReLU") != "ReLU" or net.get("output_activation", "None") not in (
             "None",
             None,
         ):
             raise ValueError("only ReLU hidden layers and no output activation are supported")
-        self.model_config = model_config
-        self.backend = backend
         self.encoding = HashGridEncoding(
             encoding_config(model_config),
             backend=backend,
@@ -97,7 +88,11 @@ class SDFNetwork(nn.Module):
         ).to(device)
 
     kind = "hashgrid"
-    trainable = True
+
+    @property
+    def backend(self) -> str:
+        """The encoding's backend."""
+        return self.encoding.backend
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
         """(N, 3) float32 points in [-1, 1]^3 → (N,) float32 signed distances."""
@@ -184,11 +179,11 @@ def predict_sdf(
     return out.numpy()
 
 
-def storage_dtype(model_config: dict) -> torch.dtype:
+def storage_dtype(model_config: dict) -> np.dtype:
     """dtype of the hash table in the checkpoint file: float16 when the configuration's
-    ``encoding.storage`` says so (halves the bytes on disk; loaded back as float32)."""
+    ``encoding.storage`` says so (halves the bytes on disk; evaluated as float32)."""
     storage = model_config.get("encoding", {}).get("storage", "float32")
-    return torch.float16 if storage == "float16" else torch.float32
+    return np.dtype(np.float16 if storage == "float16" else np.float32)
 
 
 def save_checkpoint(
@@ -198,78 +193,40 @@ def save_checkpoint(
     normalization: dict,
     training: dict,
 ) -> int:
-    """Write weights + configuration + provenance as a weights-only-loadable file, atomically.
+    """Write a model's weights, configuration and provenance as a checkpoint
+    (:mod:`neusdf.nn.checkpoint`), atomically.
 
     A hash grid's encoding is stored as one flat vector in tiny-cuda-nn's parameter order
     (float32, or float16 when ``encoding.storage: float16``) and its MLP as bias-free
-    ``nn.Linear`` weights, whatever backend trained them; other kinds store their torch
-    ``state_dict`` in float32. ``model_config`` (with its ``kind``) says how to rebuild it.
+    ``nn.Linear`` weights, whatever backend trained them; other kinds store their ``state_dict``
+    in float32. ``model_config`` (with its ``kind``) says how to rebuild it.
 
     Returns
     -------
     int
         Size of the written file in bytes.
     """
-    state = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
-    if "encoding.params" in state:
-        state["encoding.params"] = state["encoding.params"].to(storage_dtype(model.model_config))
-    payload: dict[str, Any] = {
-        "format": CHECKPOINT_FORMAT,
-        "format_version": CHECKPOINT_VERSION,
+    arrays = {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()}
+    if "encoding.params" in arrays:
+        arrays["encoding.params"] = arrays["encoding.params"].astype(
+            storage_dtype(model.model_config)
+        )
+    meta = {
         "neusdf_version": __version__,
         "model_name": model_name,
         "model_config": model.model_config,
         "backend": model.backend,
-        "state_dict": state,
         "normalization": normalization,
         "training": training,
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return os.path.getsize(path)
+    return write_checkpoint(path, arrays, meta)
 
 
-def read_checkpoint(path: str | Path) -> dict:
-    """Load a checkpoint's contents without executing code, and check its format.
-
-    Raises
-    ------
-    CheckpointError
-        The file is not a neusdf checkpoint, or holds pickled objects other than plain data.
-    """
-    path = Path(path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            path, f"refused: not a weights-only checkpoint (would need to run code): {first}"
-        ) from None
-    return check_checkpoint_payload(path, payload)
-
-
-def load_checkpoint(
-    path: str | Path, backend: str = "auto", device: str = "cpu", threads: int | None = None
-) -> tuple[nn.Module, dict]:
-    """Rebuild a model of any kind from a checkpoint on any backend/device.
-
-    Returns
-    -------
-    model : nn.Module
-        Of the class :func:`build_model` gives the stored ``model_config`` (a hash grid when it
-        has no ``kind``), float32, in eval mode, on ``device``.
-    payload : dict
-        Everything else stored (configuration, normalization, training record).
-    """
-    payload = read_checkpoint(path)
-    return model_from_payload(path, payload, backend, device, threads), payload
-
-
-def model_from_payload(
-    path: str | Path, payload: dict, backend: str, device: str, threads: int | None
+def model_from_checkpoint(
+    checkpoint: Checkpoint, backend: str = "auto", device: str = "cpu", threads: int | None = None
 ) -> nn.Module:
-    """The model of a checkpoint's checked ``payload`` (its ``state_dict`` as tensors), in eval
-    mode on ``device``; ``path`` names the file in errors.
+    """The torch module of a checkpoint of any kind, float32, in eval mode, on ``device``
+    (the ``reference`` and ``tcnn`` backends and GPUs evaluate through it; so can training code).
 
     Raises
     ------
@@ -278,15 +235,16 @@ def model_from_payload(
     """
     device = resolve_device(device)
     backend = resolve_backend(backend, device)
+    state = {key: torch.from_numpy(np.array(value)) for key, value in checkpoint.arrays.items()}
     try:
         model = build_model(
-            payload["model_config"], backend=backend, seed=0, device=device, threads=threads
+            checkpoint.model_config, backend=backend, seed=0, device=device, threads=threads
         )
         # load_state_dict copies into the float32 parameters, so float16 tables come back float32
-        model.load_state_dict(payload["state_dict"])
+        model.load_state_dict(state)
     except (RuntimeError, ValueError, KeyError) as exc:
         raise CheckpointError(
-            path, f"weights do not match the stored configuration: {exc}"
+            checkpoint.path, f"weights do not match the stored configuration: {exc}"
         ) from None
     model.eval()
     return model

@@ -1,36 +1,84 @@
-"""A trained hash-grid SDF evaluated on the CPU without torch: the fast backend's numba encoder
-and the bias-free ReLU MLP as numpy matrix products.
+"""Every model kind evaluated on the CPU without torch, from a checkpoint's arrays.
 
-The extract, evaluate and plot jobs only evaluate a trained field; on a CPU they use this path,
-which spares each of them torch's import (~1.1 s of a 3–4 s job on this 2-core CPU). Its
-reference is the torch model (:class:`neusdf.nn.models.SDFNetwork`, any backend): the two agree
-to float32 rounding (tested).
+The hash grid runs the fast backend's numba encoder and the bias-free ReLU MLP as numpy matrix
+products; the MLP kinds are numpy products; the lattices are trilinear lookups. Jobs and users that
+only evaluate a trained field on a CPU use this path and never import torch. Each evaluator's
+reference is the torch model of its kind (:mod:`neusdf.nn.models`, :mod:`neusdf.nn.baselines`):
+they agree to float32 rounding (tested).
 """
 
 from __future__ import annotations
-
-import functools
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from neusdf.encoding.config import encoding_config
 from neusdf.encoding.fast import FastEncoder
 from neusdf.encoding.memory import large_zeros_array
+from neusdf.nn.kernels import mlp_forward
+from neusdf.threads import numba_threads
 
-__all__ = ["HashGridField"]
+__all__ = ["HashGridField", "LatticeField", "MLPField", "numpy_evaluator"]
 
-# Rows per MLP block: 16384 x 64 float32 activations (4 MiB) stay in cache (1.4x faster than
-# 65536-row blocks on this CPU).
-MLP_ROWS = 16384
+_NO_BIAS = np.zeros(0, dtype=np.float32)
 
 
-@functools.cache
-def _blas_controller():
-    from threadpoolctl import ThreadpoolController
+class MLPField:
+    """``(N, D) inputs -> (N,)`` of an MLP given as ``nn.Linear`` weights (kinds ``mlp``,
+    ``deepsdf``, and the network behind a hash grid), by :func:`neusdf.nn.kernels.mlp_forward`.
 
-    return ThreadpoolController()
+    Parameters
+    ----------
+    layers : list of (weight, bias)
+        ``weight`` (out, in) float, ``bias`` (out,) float or None, as ``nn.Linear`` stores them.
+    skip_layer : int or None
+        Index of the layer whose input is the previous output followed by the point.
+    output_tanh : bool
+        tanh on the output.
+    threads : int or None
+        numba threads (None: the count in effect).
+    """
+
+    def __init__(self, layers, skip_layer=None, output_tanh=False, threads=None):
+        # Own, writable copies: numba compiles one specialisation for all of them.
+        self.weights = tuple(np.array(np.asarray(w).T, np.float32, order="C") for w, _ in layers)
+        self.biases = tuple(
+            _NO_BIAS if b is None else np.array(b, np.float32, order="C") for _, b in layers
+        )
+        self.skip_layer = -1 if skip_layer is None else int(skip_layer)
+        self.output_tanh = bool(output_tanh)
+        self.threads = threads
+        self.n_table_parameters = 0
+
+    @classmethod
+    def of_checkpoint(cls, kind: str, model_config: dict, arrays: dict, threads=None) -> MLPField:
+        """The evaluator of a ``mlp`` or ``deepsdf`` checkpoint's arrays; DeepSDF's weight-normed
+        layers are folded into plain weights ``g * v / |v|`` (row norms), once."""
+        layers = []
+        if kind == "mlp":
+            index = sorted(int(k.split(".")[1]) for k in arrays if k.endswith(".weight"))
+            for i in index:
+                layers.append((arrays[f"network.{i}.weight"], arrays[f"network.{i}.bias"]))
+            return cls(layers, threads=threads)
+        net = model_config["network"]
+        for i in range(int(net["n_layers"])):
+            prefix = f"layers.{i}.parametrizations.weight"
+            g = np.asarray(arrays[f"{prefix}.original0"], np.float32)
+            v = np.asarray(arrays[f"{prefix}.original1"], np.float32)
+            weight = g * v / np.linalg.norm(v, axis=1, keepdims=True)
+            layers.append((weight, arrays[f"layers.{i}.bias"]))
+        return cls(layers, skip_layer=int(net["skip_layer"]), output_tanh=net["output_tanh"],
+                   threads=threads)  # fmt: skip
+
+    def evaluate(self, inputs: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """The MLP on (M, D) float32 C-contiguous ``inputs`` into (M,) float32 ``out``."""
+        with numba_threads(self.threads):
+            mlp_forward(inputs, self.weights, self.biases, self.skip_layer, self.output_tanh, out)
+        return out
+
+    def __call__(self, points: np.ndarray, batch_size: int = 2**16) -> np.ndarray:
+        """Signed distances (N,) float32 of (N, 3) points in the normalized frame."""
+        points = np.ascontiguousarray(points, dtype=np.float32).reshape(-1, 3)
+        return self.evaluate(points, np.empty(len(points), dtype=np.float32))
 
 
 class HashGridField:
@@ -41,99 +89,141 @@ class HashGridField:
     model_config : dict
         The checkpoint's ``model_config`` (``kind`` hashgrid).
     state_dict : dict of numpy arrays
-        The checkpoint's weights (:func:`neusdf.nn.weights.read_checkpoint_arrays`): the flat
-        table ``encoding.params`` (float32 or float16, tcnn order; a writable float32 table is
-        used in place, not copied) and the MLP's ``network.<i>.weight`` matrices (out, in).
+        The checkpoint's arrays (:class:`neusdf.nn.checkpoint.Checkpoint`): the flat table
+        ``encoding.params`` (float32 or float16, tcnn order) and the MLP's
+        ``network.<i>.weight`` matrices (out, in).
     threads : int or None
-        Threads of the encoder (numba) and of the MLP (that many Python workers, each running
-        one-thread BLAS products on whole row blocks, see :meth:`_mlp`); None: numba's setting
-        for the encoder, the CPU count for the MLP.
+        numba threads of the encoder and the MLP (None: the count in effect).
 
     Notes
     -----
-    Calls reuse scratch buffers: one field serves one thread at a time. Results do not depend
-    on ``threads``: every row block is one fixed-shape product, whichever worker runs it.
+    Calls reuse a feature buffer: one field serves one thread at a time. A point's value does
+    not depend on the batch it comes in or on ``threads``.
     """
 
     def __init__(self, model_config: dict, state_dict: dict, threads: int | None = None):
         config = encoding_config(model_config)
         self.encoder = FastEncoder(config, threads)
-        table = stored = np.asarray(state_dict["encoding.params"]).ravel()
-        if stored.dtype != np.float32 or not stored.flags.writeable:
-            # Huge pages, as in training: random lookups into a 49 MB table miss the TLB
-            # otherwise (read_checkpoint_arrays already puts a float32 table there).
-            table = large_zeros_array(stored.size)
-            table[:] = stored
+        stored = np.asarray(state_dict["encoding.params"]).ravel()
+        # Huge pages, as in training: random lookups into a large table miss the TLB otherwise;
+        # numba also wants a writable array (one compiled specialisation).
+        table = large_zeros_array(stored.size)
+        table[:] = stored
         self.table = table.reshape(-1, config.n_features_per_level)
         layers = sorted(
             (int(key.split(".")[1]), value)
             for key, value in state_dict.items()
             if key.startswith("network.") and key.endswith(".weight")
         )
-        # Stored (out, in) as nn.Linear; kept transposed, C-contiguous, for points @ weight.
-        self.weights = [np.ascontiguousarray(np.asarray(w, np.float32).T) for _, w in layers]
-        self.n_parameters = int(table.size + sum(w.size for w in self.weights))
+        self.mlp = MLPField([(weight, None) for _, weight in layers], threads=threads)
+        self.n_parameters = int(table.size + sum(w.size for w in self.mlp.weights))
         self.n_table_parameters = int(table.size)
-        self.mlp_workers = max(1, threads if threads is not None else os.cpu_count() or 1)
-        self._buffers: list[list[np.ndarray]] | None = None
-        self._pool: ThreadPoolExecutor | None = None
         self._features = np.empty((0, config.output_dim), dtype=np.float32)
-
-    def _mlp(self, features: np.ndarray, out: np.ndarray) -> None:
-        """The MLP on (M, L * F) features into (M,) ``out``, in row blocks of ``MLP_ROWS`` that
-        keep the activations in cache, dealt round-robin to the workers. numpy releases the GIL
-        in its products, so the workers share the cores that the encoder used a moment before
-        (on one BLAS thread the MLP took ~40 % of an evaluation on this 2-core CPU)."""
-        starts = range(0, len(features), MLP_ROWS)
-        workers = min(self.mlp_workers, len(starts))
-        if self._buffers is None:
-            widths = [w.shape[1] for w in self.weights]
-            self._buffers = [
-                [np.empty((MLP_ROWS, width), dtype=np.float32) for width in widths]
-                for _ in range(self.mlp_workers)
-            ]
-        if workers == 1:
-            self._mlp_blocks(features, out, starts, 0)
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.mlp_workers, thread_name_prefix="neusdf-mlp")
-        jobs = [
-            self._pool.submit(self._mlp_blocks, features, out, starts[w::workers], w)
-            for w in range(workers)
-        ]
-        for job in jobs:
-            job.result()
-
-    def _mlp_blocks(self, features, out, starts, worker: int) -> None:
-        """Row blocks beginning at ``starts`` through ``worker``'s buffers (reused: fresh
-        multi-MB results cost page faults, ~1.3x the time)."""
-        buffers = self._buffers[worker]
-        for start in starts:
-            rows = min(MLP_ROWS, len(features) - start)
-            hidden = features[start : start + rows]
-            for weight, buffer in zip(self.weights, buffers, strict=True):
-                result = buffer[:rows]
-                np.matmul(hidden, weight, out=result)
-                if buffer is not buffers[-1]:
-                    np.maximum(result, 0.0, out=result)
-                hidden = result
-            out[start : start + rows] = hidden[:, 0]
 
     def __call__(self, points: np.ndarray, batch_size: int = 2**16) -> np.ndarray:
         """Signed distances (N,) float32 of (N, 3) points in the normalized frame [-1, 1]^3."""
         points = np.asarray(points, dtype=np.float32).reshape(-1, 3)
         out = np.empty(len(points), dtype=np.float32)
-        # One BLAS thread per product: OpenBLAS's own idle threads spin after each product and
-        # take the cores from the numba encoder that runs next (1.5 -> 2.1 M points/s on this
-        # 2-core CPU); the MLP's parallelism comes from its workers instead.
-        with _blas_controller().limit(limits=1, user_api="blas"):
-            self._evaluate(points, out, batch_size)
-        return out
-
-    def _evaluate(self, points: np.ndarray, out: np.ndarray, batch_size: int) -> None:
         for start in range(0, len(points), batch_size):
             unit = np.ascontiguousarray((points[start : start + batch_size] + 1.0) * 0.5)
             if len(self._features) < len(unit):
                 self._features = np.empty((len(unit), self._features.shape[1]), np.float32)
             features = self.encoder.encode(unit, self.table, out=self._features[: len(unit)])
-            self._mlp(features, out[start : start + batch_size])
+            self.mlp.evaluate(features, out[start : start + len(unit)])
+        return out
+
+
+class LatticeField:
+    """Trilinear interpolation of an R^3 lattice over [-1, 1]^3 (kinds ``densegrid``,
+    ``exact_grid``): the values of ``torch.nn.functional.grid_sample`` with
+    ``align_corners=True`` and border padding.
+
+    Parameters
+    ----------
+    values : (R, R, R) float
+        Node values indexed ``[z, y, x]``; node ``i`` of an axis sits at ``-1 + 2 i / (R - 1)``.
+    """
+
+    def __init__(self, values: np.ndarray):
+        self.values = np.ascontiguousarray(values, dtype=np.float32)
+        self.n_table_parameters = int(self.values.size)
+
+    def __call__(self, points: np.ndarray, batch_size: int = 2**16) -> np.ndarray:
+        """Values (N,) float32 at (N, 3) points; outside [-1, 1]^3 the border value is used."""
+        points = np.asarray(points, dtype=np.float32).reshape(-1, 3)
+        out = np.empty(len(points), dtype=np.float32)
+        last = self.values.shape[0] - 1
+        flat = self.values.ravel()
+        for start in range(0, len(points), batch_size):
+            # Continuous node coordinates (x, y, z), clamped to the lattice (border padding).
+            u = np.clip((points[start : start + batch_size] + 1.0) * (0.5 * last), 0.0, last)
+            lo = np.minimum(np.floor(u).astype(np.int64), max(last - 1, 0))
+            frac = u - lo
+            total = np.zeros(len(u), dtype=np.float32)
+            for corner in range(8):
+                step = [(corner >> axis) & 1 for axis in range(3)]
+                weight = np.ones(len(u), dtype=np.float32)
+                for axis in range(3):
+                    weight *= frac[:, axis] if step[axis] else 1.0 - frac[:, axis]
+                x, y, z = (np.minimum(lo[:, axis] + step[axis], last) for axis in range(3))
+                total += weight * flat[(z * (last + 1) + y) * (last + 1) + x]
+            out[start : start + len(u)] = total
+        return out
+
+
+def expected_shapes(kind: str, model_config: dict) -> dict[str, tuple[int, ...]]:
+    """The name and shape of every array a checkpoint of ``kind`` and ``model_config`` holds
+    (the torch model's ``state_dict``), worked out without building the model."""
+    if kind in ("densegrid", "exact_grid"):
+        r = int(model_config["grid"]["resolution"])
+        return {"values": (r, r, r)}
+    net = model_config["network"]
+    if kind == "deepsdf":
+        width, n_layers = int(net["n_neurons"]), int(net["n_layers"])
+        shapes, n_in = {}, 3
+        for i in range(n_layers):
+            n_out = (
+                1 if i == n_layers - 1 else width - 3 if i + 1 == int(net["skip_layer"]) else width
+            )
+            prefix = f"layers.{i}.parametrizations.weight"
+            shapes.update({f"layers.{i}.bias": (n_out,), f"{prefix}.original0": (n_out, 1),
+                           f"{prefix}.original1": (n_out, n_in)})  # fmt: skip
+            n_in = width
+        return shapes
+    width, n_hidden = int(net["n_neurons"]), int(net["n_hidden_layers"])
+    if kind == "hashgrid":
+        config = encoding_config(model_config)
+        shapes, n_in = {"encoding.params": (config.n_params,)}, config.output_dim
+    else:
+        shapes, n_in = {}, 3
+    for i in range(n_hidden + 1):
+        n_out = 1 if i == n_hidden else width
+        shapes[f"network.{2 * i}.weight"] = (n_out, n_in)
+        if kind == "mlp":
+            shapes[f"network.{2 * i}.bias"] = (n_out,)
+        n_in = n_out
+    return shapes
+
+
+def numpy_evaluator(kind: str, model_config: dict, arrays: dict, threads: int | None = None):
+    """The torch-free evaluator of one checkpoint's arrays: ``(N, 3) normalized points ->
+    (N,) float32`` with ``n_table_parameters`` (feature-table or lattice scalars).
+
+    Raises
+    ------
+    ValueError
+        The arrays are not the ones ``kind`` and ``model_config`` call for (names and shapes).
+    """
+    expected = expected_shapes(kind, model_config)
+    found = {name: tuple(array.shape) for name, array in arrays.items()}
+    if found != expected:
+        wrong = sorted(set(found) ^ set(expected))
+        wrong += sorted(k for k in set(found) & set(expected) if found[k] != expected[k])
+        raise ValueError(f"arrays {', '.join(wrong)} missing, unexpected or of another shape")
+    if kind == "hashgrid":
+        return HashGridField(model_config, arrays, threads)
+    if kind in ("mlp", "deepsdf"):
+        return MLPField.of_checkpoint(kind, model_config, arrays, threads)
+    if kind in ("densegrid", "exact_grid"):
+        return LatticeField(arrays["values"])
+    raise ValueError(f"unknown model kind {kind!r}")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neusdf.config import schema_default
 from neusdf.errors import MeshError
 from neusdf.groundtruth import (
     parity_inside,
@@ -26,9 +27,6 @@ from neusdf.groundtruth import (
 from neusdf.mesh.load import SUPPORTED_EXTENSIONS, describe_mesh, load_mesh, normalize_mesh
 from neusdf.mesh.points import sample_near_surface, sample_volume
 from neusdf.pipeline.discovery import DiscoveryError, discover_objects
-
-# Near-surface noise of the disagreement probe points: the pipeline's default near_surface_std.
-PROBE_STD = 0.01
 
 
 @dataclass
@@ -115,7 +113,8 @@ def sign_disagreement(
         Normalized frame.
     faces : (F, 3) int64
     n_points : int
-        Near-surface points (noise ``PROBE_STD``) and as many uniform points in [-1, 1]^3.
+        Near-surface points (noise: the schema's ``sample.near_surface_std``) and as many
+        uniform points in [-1, 1]^3.
     seed : int
     threads : int, optional
 
@@ -126,7 +125,9 @@ def sign_disagreement(
     """
     points = np.concatenate(
         [
-            sample_near_surface(vertices, faces, n_points, PROBE_STD, seed),
+            sample_near_surface(
+                vertices, faces, n_points, schema_default("sample", "near_surface_std"), seed
+            ),
             sample_volume(n_points, seed + 1),
         ]
     )
@@ -138,8 +139,8 @@ def sign_disagreement(
 def check_mesh(
     path: str | Path,
     *,
-    half_extent: float = 0.9,
-    sign: str = "auto",
+    half_extent: float | None = None,
+    sign: str | None = None,
     n_points: int = 2000,
     seed: int = 0,
     threads: int | None = None,
@@ -150,10 +151,10 @@ def check_mesh(
     ----------
     path : str or Path
         A mesh file, as it would be named in ``raw_dir``.
-    half_extent : float
-        ``normalize.half_extent`` of the run.
-    sign : {"auto", "parity", "winding"}
-        ``sample.sign`` of the run.
+    half_extent : float, optional
+        ``normalize.half_extent`` of the run (default: the schema's).
+    sign : {"auto", "parity", "winding"}, optional
+        ``sample.sign`` of the run (default: the schema's).
     n_points : int
         Probe points of each kind for :func:`sign_disagreement` (open meshes only).
     seed : int
@@ -165,6 +166,8 @@ def check_mesh(
     MeshCheck
     """
     start = time.perf_counter()
+    half_extent = schema_default("normalize", "half_extent") if half_extent is None else half_extent
+    sign = schema_default("sample", "sign") if sign is None else sign
     path = Path(path)
     record = MeshCheck(path=str(path), object=path.stem)
     stage = "normalize"

@@ -1,5 +1,11 @@
 """Where a job computes: backend, device and CPU threads, from ``config["compute"]`` with the
-stage's own overrides (``config[stage]``)."""
+stage's own overrides (``config[stage]``).
+
+Placement never changes a result's meaning, so the workflow keeps it out of every rule's
+``params`` (which would rerun finished jobs when it changes): threads are the rule's ``threads:``,
+the GPU a ``resources: gpu`` request made only where a job will use one, and backend and device
+are read from the configuration when the job starts (:meth:`Compute.of_job`).
+"""
 
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ class Compute:
     device : str
         ``auto``, ``cpu`` or ``cuda[:N]``.
     threads : int
-        CPU threads for torch, numba and pysdf.
+        CPU threads for torch, numba and the ground truth.
     """
 
     backend: str
@@ -33,10 +39,27 @@ class Compute:
         merged.update({k: v for k, v in config.get(stage, {}).items() if k in COMPUTE_KEYS})
         return cls(str(merged["backend"]), str(merged["device"]), int(merged["threads"]))
 
-    def resolved(self) -> Compute:
-        """``auto`` backend and device replaced by what this machine offers (imports torch)."""
-        from neusdf.encoding import resolve_backend
-        from neusdf.nn.models import resolve_device
+    @classmethod
+    def of_job(cls, config: dict, stage: str, threads: int) -> Compute:
+        """The placement of a running job: backend and device of :meth:`for_stage`, and the
+        ``threads`` Snakemake gave the job (``--set-threads`` may differ from the config)."""
+        planned = cls.for_stage(config, stage)
+        return cls(planned.backend, planned.device, int(threads))
 
-        device = resolve_device(self.device)
-        return Compute(resolve_backend(self.backend, device), device, self.threads)
+    @property
+    def gpus(self) -> int:
+        """GPUs a job with this placement uses: 1 on ``cuda``, 0 on ``cpu``; ``auto`` counts
+        one when this machine can have CUDA (an NVIDIA driver is present; torch is not
+        imported to find out)."""
+        from neusdf.nn.field import cuda_possible
+
+        if self.device.startswith("cuda"):
+            return 1
+        return int(self.device == "auto" and cuda_possible())
+
+    def resolved(self) -> Compute:
+        """``auto`` backend and device replaced by what this machine offers."""
+        from neusdf.nn.field import resolve_placement
+
+        backend, device = resolve_placement(self.backend, self.device)
+        return Compute(backend, device, self.threads)

@@ -14,8 +14,8 @@ from neusdf.mesh.load import read_normalized
 from neusdf.mesh.ply import read_ply
 from neusdf.mesh.samples import read_attrs, read_samples
 from neusdf.mesh.transform import Normalization
+from neusdf.nn.field import Field, load_field
 from neusdf.pipeline.compute import Compute
-from neusdf.pipeline.field import TrainedField, load_trained_field
 from neusdf.version import __version__
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def score_signs(sdf_fn, samples_path: str) -> dict:
     return record
 
 
-def time_model(field: TrainedField, samples_path: str, cfg: dict) -> dict:
+def time_model(field: Field, samples_path: str, cfg: dict) -> dict:
     """Median and IQR of timed inference runs on the first ``timing_points`` volume test points
     (``cfg = config["evaluate"]``), after warm-up runs; on a GPU the points are there first."""
     points = read_samples(samples_path, "test/volume").points[: int(cfg["timing_points"])]
@@ -40,7 +40,7 @@ def time_model(field: TrainedField, samples_path: str, cfg: dict) -> dict:
 
         points = torch.as_tensor(points).to(field.device)
     timing = time_inference(
-        lambda: field.sdf(points),
+        lambda: field.network(points),
         device=field.device,
         repeats=int(cfg["timing_repeats"]),
         warmup=int(cfg["timing_warmup"]),
@@ -111,14 +111,20 @@ def evaluate_object(
     dict
         The metrics record (keys: :data:`neusdf.evaluation.record.METRICS`).
     """
-    field = load_trained_field(checkpoint_path, compute, int(cfg["batch_size"]))
+    field = load_field(
+        checkpoint_path,
+        backend=compute.backend,
+        device=compute.device,
+        threads=compute.threads,
+        batch_size=int(cfg["batch_size"]),
+    )
     on_gpu = field.device.startswith("cuda")
     if on_gpu:
         import torch
 
         torch.cuda.reset_peak_memory_stats()  # the peak from here on includes the weights
     record = {"object": obj, "model": model_name, "status": "ok", "error": "", "failed_stage": ""}
-    record.update(score_signs(field.sdf, samples_path))
+    record.update(score_signs(field, samples_path))
     record.update(time_model(field, samples_path, cfg))
     record.update(
         mesh_geometry(
@@ -133,7 +139,7 @@ def evaluate_object(
     )
     n_total, n_encoding = field.n_parameters, field.n_table_parameters
     attrs = read_attrs(samples_path)
-    training = field.payload["training"]
+    training = field.checkpoint.meta["training"]
     record.update(
         {
             "n_parameters": n_total,

@@ -6,8 +6,8 @@ import logging
 from pathlib import Path
 
 from neusdf.io import write_json
+from neusdf.nn.field import load_field
 from neusdf.pipeline.compute import Compute
-from neusdf.pipeline.field import load_trained_field
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +28,22 @@ def extract_object(checkpoint_path: str, mesh_out: str, cfg: dict, compute: Comp
     from neusdf.progress import counted, finish, progress
 
     batch_size = int(cfg["batch_size"])
-    field = load_trained_field(checkpoint_path, compute, batch_size)
-    sdf_fn, normalization = field.sdf, field.normalization
+    field = load_field(
+        checkpoint_path,
+        backend=compute.backend,
+        device=compute.device,
+        threads=compute.threads,
+        batch_size=batch_size,
+    )
     resolution = int(cfg["resolution"])
     # Counts grid nodes: evaluated ones as they go, the rest once the band has settled them.
     with progress(resolution**3, "extract", "point") as bar:
         vertices, faces, info = extract_level_set_arrays(
-            counted(sdf_fn, bar), resolution=resolution, bound=1.0, batch_size=batch_size
+            counted(field, bar), resolution=resolution, bound=1.0, batch_size=batch_size
         )
         finish(bar)
     if cfg["original_frame"]:
-        vertices, info["frame"] = normalization.invert(vertices), "original"
+        vertices, info["frame"] = field.normalization.invert(vertices), "original"
     info["faces"] = len(faces)
     write_ply(mesh_out, vertices, faces)
     write_json(Path(mesh_out).with_suffix(".json"), info)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from neusdf.groundtruth import GroundTruth
+from neusdf.nn.field import load_field
 from neusdf.pipeline.compute import Compute
-from neusdf.pipeline.field import load_trained_field
 
 
 def plot_object(
@@ -21,7 +21,9 @@ def plot_object(
     the ground truth as configured in ``sample_cfg = config["sample"]``, set up once)."""
     from neusdf.evaluation.plots import plot_sdf_slices
 
-    sdf_fn = load_trained_field(checkpoint_path, compute, 2**16).sdf
+    field = load_field(
+        checkpoint_path, backend=compute.backend, device=compute.device, threads=compute.threads
+    )
     # The sample job already refused meshes that enclose no volume.
     truth = GroundTruth.of_normalized(
         gt_mesh_path, meta_path, sample_cfg, compute.threads, check_volume=False
@@ -29,7 +31,7 @@ def plot_object(
     resolution = int(cfg["resolution"])
     # All three slices in one call of each field.
     plot_sdf_slices(
-        truth, sdf_fn, png_out, resolution=resolution, title=title, batch_size=3 * resolution**2
+        truth, field, png_out, resolution=resolution, title=title, batch_size=3 * resolution**2
     )
 
 

@@ -41,7 +41,7 @@ def train_object(
     samples_path, meta_path : str
         The HDF5 samples and the normalized mesh's JSON record (for the transform).
     checkpoint_out, history_out : str
-        ``.pt`` checkpoint and per-epoch CSV, written atomically.
+        Checkpoint (``.safetensors``) and per-epoch CSV, written atomically.
     model_name : str
     model_config : dict
         ``config["models"][model_name]``, schema defaults filled in.
