@@ -7,7 +7,7 @@ from snakemake.utils import validate
 
 from neusdf.config import CONFIG_SCHEMA, coerce_types, load_schema, workflow_config
 from neusdf.pipeline.code import code_fingerprint
-from neusdf.pipeline.compute import Compute
+from neusdf.pipeline.compute import COMPUTE_KEYS, Compute
 from neusdf.pipeline.discovery import discover_objects
 from neusdf.pipeline.jobs import find_failure_records
 from neusdf.threads import sleeping_idle_threads
@@ -36,6 +36,12 @@ for _model in MODELS:
 COMPUTE = {
     stage: Compute.for_stage(config, stage)
     for stage in ("sample", "train", "extract", "evaluate", "plot")
+}
+
+# What a stage computes, without where (the placement keys a stage section may carry).
+SETTINGS = {
+    stage: {k: v for k, v in config[stage].items() if k not in COMPUTE_KEYS}
+    for stage in ("sample", "extract", "evaluate", "plot")
 }
 
 # What code each rule runs (a hash of the package modules its stage imports, docstrings and

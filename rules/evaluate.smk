@@ -20,7 +20,7 @@ rule evaluate:
         gpu=COMPUTE["evaluate"].gpus,
     params:
         failure="results/failures/evaluate/{model}/{obj}.json",
-        evaluate=config["evaluate"],
+        evaluate=SETTINGS["evaluate"],
         geometry=config["geometry"],
         seed=config["seed"],
         code=CODE["evaluate"],

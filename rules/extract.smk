@@ -17,7 +17,7 @@ rule extract:
         gpu=COMPUTE["extract"].gpus,
     params:
         failure="results/failures/extract/{model}/{obj}.json",
-        extract=config["extract"],
+        extract=SETTINGS["extract"],
         code=CODE["extract"],
     script:
         "../scripts/extract.py"

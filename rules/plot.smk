@@ -24,8 +24,8 @@ rule plot_slices:
         gpu=COMPUTE["plot"].gpus,
     params:
         failure="results/failures/plot/{model}/{obj}.json",
-        plot=config["plot"],
-        sample=config["sample"],
+        plot=SETTINGS["plot"],
+        sample=SETTINGS["sample"],
         code=CODE["plot"],
     script:
         "../scripts/plot_slices.py"

@@ -15,7 +15,7 @@ rule sample:
     threads: COMPUTE["sample"].threads
     params:
         failure="results/failures/sample/{obj}.json",
-        sample=config["sample"],
+        sample=SETTINGS["sample"],
         seed=config["seed"],
         code=CODE["sample"],
     script:

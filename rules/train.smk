@@ -21,7 +21,7 @@ rule train:
         failure="results/failures/train/{model}/{obj}.json",
         model=model_config,
         seed=config["seed"],
-        sample=config["sample"],
+        sample=SETTINGS["sample"],
         code=CODE["train"],
     script:
         "../scripts/train.py"

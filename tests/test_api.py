@@ -19,7 +19,7 @@ from neusdf.nn.checkpoint import read_checkpoint, write_checkpoint
 from neusdf.nn.models import SDFNetwork, save_checkpoint
 from neusdf.nn.training import train_sdf
 from neusdf.progress import LogProgress, counted, progress
-from tests.conftest import REPO, TINY_MODEL
+from tests.helpers import REPO, TINY_MODEL
 
 # An off-center, non-unit sphere: the original frame differs from the normalized one by a real
 # translation and a scale far from 1.

@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 
 from neusdf.tools.badinputs import EXPECTED, write_bad_inputs
-from tests.conftest import REPO, SHARED_MESHES
-from tests.test_workflow import TINY_CONFIG, run_snakemake, write_config
+from tests.helpers import REPO, SHARED_MESHES, TINY_CONFIG, run_snakemake, write_config
 
 pytestmark = pytest.mark.slow
 

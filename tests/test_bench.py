@@ -7,7 +7,7 @@ import sys
 
 import yaml
 
-from tests.conftest import REPO, bench_module
+from tests.helpers import REPO, bench_module
 
 
 def _run(*args: str) -> str:

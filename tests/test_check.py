@@ -16,7 +16,7 @@ from neusdf.pipeline.check import check_mesh, check_paths
 from neusdf.pipeline.normalize import normalize_object
 from neusdf.pipeline.sample import sample_object
 from neusdf.tools.badinputs import EXPECTED
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 BAD_DIR = REPO / "tests" / "bad_inputs"
 TINY_SAMPLE = {

@@ -12,26 +12,7 @@ import torch
 
 from neusdf.errors import CheckpointError
 from neusdf.nn.checkpoint import FORMAT, VERSION, read_checkpoint, write_checkpoint
-from neusdf.nn.models import build_model, save_checkpoint
-from tests.conftest import TINY_KINDS
-
-NORMALIZATION = {"center": [0.5, 0.0, -1.0], "scale": 2.0}
-TRAINING = {"seconds": 1.0, "points_per_second": 1.0, "final_loss": 0.1, "backend": "fast",
-            "device": "cpu", "seed": 3}  # fmt: skip
-
-
-def saved(tmp_path, kind: str, storage: str = "float32"):
-    """A tiny model of ``kind`` with random weights, saved; returns (path, model)."""
-    config = {**TINY_KINDS[kind]}
-    if kind == "hashgrid":
-        config["encoding"] = {**config["encoding"], "storage": storage}
-    model = build_model(config, backend="fast", seed=3)
-    with torch.no_grad():
-        for param in model.parameters():
-            param.uniform_(-0.3, 0.3)  # not the initial values: every weight matters
-    path = tmp_path / f"{kind}-{storage}.safetensors"
-    save_checkpoint(path, model, "m", NORMALIZATION, {**TRAINING, "kind": kind})
-    return path, model
+from tests.helpers import NORMALIZATION, TINY_KINDS, saved
 
 
 @pytest.mark.parametrize("kind", sorted(TINY_KINDS))

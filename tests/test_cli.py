@@ -21,8 +21,7 @@ import trimesh
 
 import neusdf
 from neusdf import groundtruth
-from tests.conftest import REPO
-from tests.test_workflow import TINY_CONFIG, run_snakemake, write_config
+from tests.helpers import REPO, TINY_CONFIG, run_snakemake, write_config
 
 OFFSET = np.array([1000.0, -20.0, 5.0])
 MM = 250.0

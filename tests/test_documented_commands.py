@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from neusdf.cli import build_parser as neusdf_parser
-from tests.conftest import REPO, SHARED_MESHES, bench_module
+from tests.helpers import REPO, SHARED_MESHES, bench_module
 
 BIN = Path(sys.executable).parent
 TOOLS = ("snakemake", "make", "python", "neusdf", "pytest", "pip", "source")

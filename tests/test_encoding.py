@@ -184,7 +184,7 @@ def test_backward_accumulates_until_zero_grad():
     once = enc.params.grad.clone()
     enc(x).sum().backward()
     np.testing.assert_allclose(enc.params.grad.numpy(), 2 * once.numpy(), rtol=1e-6, atol=1e-7)
-    opt = enc.make_optimizer()
+    opt = enc.make_optimizer(lr=1e-2, betas=(0.9, 0.99), eps=1e-15)
     opt.zero_grad()
     assert enc.params.grad.abs().sum().item() == 0.0
     # Module.zero_grad() drops the shared buffer; the next forward re-attaches a clean one.
@@ -249,7 +249,7 @@ def test_training_loop_runs_on_every_cpu_backend():
         enc = HashGridEncoding(SMALL, backend=backend, seed=0)
         mlp = torch.nn.Sequential(torch.nn.Linear(SMALL.output_dim, 16), torch.nn.ReLU(),
                                   torch.nn.Linear(16, 1))  # fmt: skip
-        opt_enc = enc.make_optimizer(lr=1e-2)
+        opt_enc = enc.make_optimizer(lr=1e-2, betas=(0.9, 0.99), eps=1e-15)
         opt_mlp = torch.optim.Adam(mlp.parameters(), lr=1e-2)
         for _ in range(5):
             loss = ((mlp(enc(x)) - target) ** 2).mean()

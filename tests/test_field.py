@@ -15,9 +15,7 @@ from neusdf.errors import CheckpointError
 from neusdf.nn.checkpoint import read_checkpoint, write_checkpoint
 from neusdf.nn.field import extend_outside, load_field, resolve_placement
 from neusdf.nn.models import predict_sdf
-from tests.conftest import REPO, TINY_KINDS
-from tests.test_checkpoint import saved
-from tests.test_throughput import ENV
+from tests.helpers import ENV, REPO, TINY_KINDS, saved
 
 INSIDE = np.random.default_rng(0).uniform(-1.0, 1.0, (3000, 3)).astype(np.float32)
 
@@ -138,7 +136,8 @@ def test_extract_evaluate_and_plot_jobs_run_without_torch(tmp_path):
             record = evaluate_object(ckpt, out + "/s.h5", out + "/m.ply", out + "/m.json",
                                      out + "/n.ply", out + "/metrics.json", "sphere", "m",
                                      dict(batch_size=4096, timing_points=1000, timing_repeats=2,
-                                          timing_warmup=1), dict(n_samples=1000), compute, 0)
+                                          timing_warmup=1, normal_points=500), dict(n_samples=1000),
+                                     compute, 0)
             plot_object(ckpt, out + "/n.ply", out + "/n.json", out + "/p.png", "m",
                         dict(resolution=32), {sample_cfg!r}, compute)
             print(record["eval_backend"], record["n_parameters"] > 0)

@@ -12,8 +12,7 @@ import time
 import pytest
 
 from neusdf.nn.checkpoint import read_checkpoint
-from tests.conftest import REPO
-from tests.test_workflow import SNAKEMAKE, TINY_CONFIG, run_snakemake, write_config
+from tests.helpers import REPO, SNAKEMAKE, TINY_CONFIG, run_snakemake, write_config
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ import trimesh
 
 from neusdf.errors import MeshError
 from neusdf.mesh.load import load_mesh, normalize_file, normalize_mesh, read_normalized
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def test_normalize_centers_and_scales_longest_half_extent(sphere_mesh):

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 # Built from pieces so that this file does not match its own patterns.
 ISSUE = "iss" + "ues?"

@@ -24,7 +24,7 @@ from neusdf.pipeline.normalize import normalize_object
 from neusdf.pipeline.plot import plot_object
 from neusdf.pipeline.sample import sample_object
 from neusdf.pipeline.train import train_object
-from tests.conftest import TINY_MODEL
+from tests.helpers import TINY_MODEL
 
 CPU = Compute(backend="fast", device="cpu", threads=1)
 

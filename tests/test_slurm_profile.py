@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-from tests.test_workflow import TINY_CONFIG, make_workdir, snakemake_command
+from tests.helpers import REPO, TINY_CONFIG, make_workdir, snakemake_command
 
 PER_OBJECT_RULES = ("normalize", "sample", "train", "extract", "plot_slices", "evaluate")
 # The Snakefile's `localrules:` (run on the submitting machine, never submitted).

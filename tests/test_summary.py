@@ -55,6 +55,6 @@ def test_failed_objects_are_listed_but_not_averaged(tmp_path):
 
 def test_outputs_doc_lists_exactly_the_summary_columns():
     from neusdf.evaluation.record import markdown_table
-    from tests.conftest import REPO
+    from tests.helpers import REPO
 
     assert markdown_table() in (REPO / "docs" / "outputs.md").read_text()

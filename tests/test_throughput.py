@@ -4,7 +4,6 @@ call per slice figure, failure records found by one folder walk, and a bench tha
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -16,9 +15,7 @@ import yaml
 
 from neusdf.evaluation.plots import plot_sdf_slices
 from neusdf.pipeline.jobs import find_failure_records
-from tests.conftest import REPO, TINY_MODEL
-
-ENV = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+from tests.helpers import ENV, REPO, TINY_MODEL
 
 
 def test_normalize_and_sample_jobs_import_neither_torch_nor_matplotlib(tmp_path):

@@ -6,7 +6,7 @@ from neusdf.config import MODEL_SCHEMA
 from neusdf.mesh.points import sample_near_surface, sample_volume
 from neusdf.nn.models import SDFNetwork, predict_sdf
 from neusdf.nn.training import epoch_indices, sdf_loss, train_sdf
-from tests.conftest import sphere_sdf
+from tests.helpers import sphere_sdf
 
 
 @pytest.fixture

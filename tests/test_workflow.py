@@ -14,104 +14,36 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import REPO, TINY_KINDS, TINY_MODEL
+from tests.helpers import (
+    ENV,
+    REPO,
+    TINY_CONFIG,
+    TINY_KINDS,
+    TINY_MODEL,
+    check_report_renders,
+    make_workdir,
+    planned_jobs,
+    run_snakemake,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
-
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-
-TINY_CONFIG = {
-    "raw_dir": "data/raw",
-    "seed": 0,
-    "run_models": ["tiny"],
-    "sample": {
-        "train_surface": 3000,
-        "train_volume": 3000,
-        "test_surface": 4000,
-        "test_volume": 4000,
-        "threads": 1,
-    },
-    "train": {"threads": 1},
-    "evaluate": {"threads": 1, "timing_points": 2000, "timing_repeats": 2},
-    "extract": {"resolution": 32, "threads": 1},
-    "geometry": {"n_samples": 2000},
-    "plot": {"resolution": 32, "threads": 1},
-    "models": {"tiny": TINY_MODEL},
-}
-
-
-def snakemake_command(workdir: Path, *args: str) -> list[str]:
-    """Snakemake on this repository's workflow, run in ``workdir`` with its ``config.yaml``."""
-    return [
-        SNAKEMAKE,
-        *args,
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-    ]
-
-
-def make_workdir(root: Path, config: dict) -> Path:
-    """``root`` with two default meshes in ``data/raw`` and ``config`` as its config.yaml."""
-    raw = root / "data" / "raw"
-    raw.mkdir(parents=True)
-    for name in ("sphere.obj", "torus.ply"):
-        shutil.copy(REPO / "data" / "raw" / name, raw / name)
-    write_config(root, config)
-    return root
-
-
-def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    # Targets and flags first: a trailing target would be swallowed by --resources.
-    cmd = [*snakemake_command(workdir, *args), "--cores", "2", "--resources", "gpu=1"]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-
-
-def planned_jobs(workdir: Path) -> dict[str, int]:
-    """Rule name → job count that a dry run would execute (empty when nothing to do)."""
-    proc = run_snakemake(workdir, "--dry-run")
-    assert proc.returncode == 0, proc.stderr + proc.stdout
-    text = proc.stdout + proc.stderr
-    if "Nothing to be done" in text:
-        return {}
-    stats = text.split("Job stats:")[1]
-    jobs = {}
-    for line in stats.splitlines()[3:]:
-        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
-        if not match:
-            break
-        if match.group(1) not in ("total", "all"):
-            jobs[match.group(1)] = int(match.group(2))
-    return jobs
-
-
-def check_report_renders(report: Path, png: Path) -> None:
-    """Screenshot the report in headless Chromium (skipped without one) and check it is a page
-    with content, not a blank or error screen."""
-    from neusdf.tools.report import find_chromium, screenshot_html
-
-    if find_chromium() is None:
-        pytest.skip("headless Chromium not installed: the rendered report was not looked at")
-    import numpy as np
-    from PIL import Image
-
-    screenshot_html(report, png, width=1200, height=900)
-    pixels = np.asarray(Image.open(png).convert("L"), dtype=float)
-    assert pixels.shape == (900, 1200)
-    assert pixels.std() > 10, "the rendered report looks blank"
-
-
-def write_config(workdir: Path, config: dict) -> None:
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
 
 
 @pytest.fixture
 def workdir(tmp_path) -> Path:
     return make_workdir(tmp_path, TINY_CONFIG)
+
+
+AFTER_TRAINING = {
+    "train": 2,
+    "evaluate": 2,
+    "extract": 2,
+    "plot_slices": 2,
+    "aggregate": 1,
+    "plot_summary": 1,
+    "compare_models": 1,
+}
 
 
 def test_workflow_end_to_end_and_incremental_rebuilds(workdir):
@@ -153,24 +85,16 @@ def test_workflow_end_to_end_and_incremental_rebuilds(workdir):
         os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert planned_jobs(workdir) == {}
 
-    # A training parameter reruns train, evaluate and aggregate only.
+    # A training parameter reruns train and every job that reads the checkpoint.
     changed = copy.deepcopy(TINY_CONFIG)
     changed["models"]["tiny"]["training"]["epochs"] = 2
     write_config(workdir, changed)
-    after_training = {
-        "evaluate": 2,
-        "extract": 2,
-        "plot_slices": 2,
-        "aggregate": 1,
-        "plot_summary": 1,
-        "compare_models": 1,
-    }
-    assert planned_jobs(workdir) == {"train": 2, **after_training}
+    assert planned_jobs(workdir) == AFTER_TRAINING
 
     # A sampling parameter reruns sampling and everything after it, not normalize.
     changed["sample"]["near_surface_std"] = 0.02
     write_config(workdir, changed)
-    assert planned_jobs(workdir) == {"sample": 2, "train": 2, **after_training}
+    assert planned_jobs(workdir) == {"sample": 2, **AFTER_TRAINING}
 
     # A new mesh adds its own jobs (and the summary).
     write_config(workdir, TINY_CONFIG)
@@ -186,6 +110,51 @@ def test_workflow_end_to_end_and_incremental_rebuilds(workdir):
         "plot_summary": 1,
         "compare_models": 1,
     }
+
+
+def test_typed_overrides_placement_and_code_changes_replan_what_they_should(workdir, tmp_path):
+    """After a finished run: any model key set from the command line with its type reruns that
+    model's jobs; a model defined wholly on the command line adds its own; placement (threads,
+    backend, device) replans nothing; a code change reruns the stages whose code it touches,
+    a docstring change nothing."""
+    proc = run_snakemake(workdir)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "neusdf: 2 object(s) x 1 model(s): 2 trained, 0 failed" in proc.stderr
+    assert "summary: results/summary.csv" in proc.stderr
+    assert planned_jobs(workdir) == {}
+    for override in (
+        "models={tiny: {training: {epochs: 19}}}",
+        "models={tiny: {encoding: {log2_hashmap_size: 10}}}",
+        "models={tiny: {network: {n_neurons: 32}}}",
+    ):
+        assert planned_jobs(workdir, "--config", override) == AFTER_TRAINING, override
+    new_model = "models={mine: {kind: exact_grid, grid: {resolution: 9, storage: float16}}}"
+    assert planned_jobs(workdir, "--config", new_model, "run_models=[tiny, mine]") == {
+        **AFTER_TRAINING,
+        "train": 2,
+        "extract": 2,
+        "evaluate": 2,
+        "plot_slices": 2,
+    }
+    for placement in (
+        "compute={threads: 1}",
+        "compute={backend: reference, device: cpu}",
+        "train={threads: 1}",
+        "evaluate={backend: fast}",
+    ):
+        assert planned_jobs(workdir, "--config", placement) == {}, placement
+    # The package as another checkout of it: same code, then one edit to the training loop.
+    package = tmp_path / "src"
+    shutil.copytree(REPO / "src" / "neusdf", package / "neusdf",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    env = dict(ENV, PYTHONPATH=str(package))
+    assert planned_jobs(workdir, env=env) == {}
+    training = package / "neusdf" / "nn" / "training.py"
+    source = training.read_text()
+    training.write_text(source.replace('"""The training loop', '"""The loop, reworded:', 1))
+    assert planned_jobs(workdir, env=env) == {}  # a docstring is not code
+    training.write_text(source + "\nUNUSED = 1\n")
+    assert planned_jobs(workdir, env=env) == AFTER_TRAINING
 
 
 def test_report_is_one_page_that_renders(workdir):

@@ -27,12 +27,9 @@ from typing import Any
 import numpy as np
 
 from neusdf.config import schema_default
-from neusdf.nn.field import CUBE, Field, load_field
+from neusdf.nn.field import CUBE, GRADIENT_STEP, Field, load_field
 
 FRAMES = ("original", "normalized")
-# Central-difference step for normals, normalized units: half of the finest hash cell of the
-# default model (2 / 2048), small next to surface detail, large next to float32 noise.
-GRADIENT_STEP = 5e-4
 # Rows listed by name in a NaN-points error before "...".
 MAX_ROWS_NAMED = 10
 
@@ -173,13 +170,8 @@ class SDF:
         step: float = GRADIENT_STEP,
         unit: bool = True,
     ):
-        """Normals: the SDF's gradient at points, by central differences.
-
-        None of the hash-grid backends differentiates with respect to the input points (the
-        training path does not need it; see :mod:`neusdf.encoding.module`), so the gradient is
-        ``(f(x + h e_i) - f(x - h e_i)) / 2h`` on each axis, with ``h = step`` normalized units.
-        The SDF is piecewise trilinear in each hash cell, so within a cell this is its exact
-        gradient; across cell faces it is the average slope over ``2h``.
+        """Normals: the SDF's gradient at points, by central differences
+        (:meth:`neusdf.nn.field.Field.gradient`).
 
         Parameters
         ----------
@@ -199,24 +191,10 @@ class SDF:
         (N, 3) same kind as ``points``
         """
         _check_frame(frame)
-        if not step > 0:
-            raise ValueError(f"step must be positive, got {step}")
         array, kind = _as_float64_points(points)
         if frame == "original":
             array = self.to_normalized(array)
-        offsets = np.concatenate([np.eye(3), -np.eye(3)]) * step  # (6, 3)
-        grad = np.empty_like(array)
-        # Six probes per point, batched so the probe array stays ~batch_size rows.
-        rows = max(1, int(schema_default("evaluate", "batch_size")) // 6)
-        for start in range(0, len(array), rows):
-            chunk = array[start : start + rows]
-            probes = (chunk[:, None, :] + offsets[None]).reshape(-1, 3)
-            values = self.normalized_sdf(probes).astype(np.float64).reshape(-1, 6)
-            grad[start : start + len(chunk)] = (values[:, :3] - values[:, 3:]) / (2.0 * step)
-        if unit:
-            norms = np.linalg.norm(grad, axis=1, keepdims=True)
-            grad = np.divide(grad, norms, out=np.zeros_like(grad), where=norms > 0)
-        return _give_back(grad, kind)
+        return _give_back(self.field.gradient(array, step=step, unit=unit), kind)
 
     def mesh(
         self,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 
-import numpy as np
-
 
 def derive_seed(base_seed: int, *labels: str | int) -> int:
     """A 63-bit seed derived from ``base_seed`` and labels such as ("sample", "test", "volume").
@@ -15,8 +13,3 @@ def derive_seed(base_seed: int, *labels: str | int) -> int:
     """
     text = "/".join([str(int(base_seed)), *map(str, labels)])
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
-
-
-def rng_for(base_seed: int, *labels: str | int) -> np.random.Generator:
-    """A numpy Generator seeded by :func:`derive_seed`."""
-    return np.random.default_rng(derive_seed(base_seed, *labels))

@@ -27,8 +27,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import REPO
-from tests.test_workflow import TINY_CONFIG, run_snakemake, snakemake_command
+from tests.helpers import REPO, TINY_CONFIG, run_snakemake, snakemake_command
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 

@@ -200,12 +200,7 @@ class HashGridEncoding(torch.nn.Module):
             raise ValueError(f"expected points of shape (N, 3), got {tuple(x01.shape)}")
         return self._impl[0].encode(x01, self.params)
 
-    def make_optimizer(
-        self,
-        lr: float = 1e-2,
-        betas: tuple[float, float] = (0.9, 0.99),
-        eps: float = 1e-15,
-    ) -> MaskedAdam:
+    def make_optimizer(self, lr: float, betas: tuple[float, float], eps: float) -> MaskedAdam:
         """Adam over ``params`` skipping zero-gradient entries (sparse for the fast backend).
 
         Returns an object with ``step()``, ``zero_grad()``, ``state_dict()`` and

@@ -111,7 +111,7 @@ class MaskedAdam(Adam):
         As :class:`Adam`.
     """
 
-    def __init__(self, params, lr=1e-2, betas=(0.9, 0.99), eps=1e-15):
+    def __init__(self, params, lr, betas, eps):
         super().__init__([params], lr, betas, eps)
 
     def _update(self, param, grad, exp_avg, exp_avg_sq) -> None:
@@ -145,7 +145,7 @@ class SparseHashGridAdam(MaskedAdam):
         numba threads for the update (None: the fast state's count).
     """
 
-    def __init__(self, params, fast_state, lr=1e-2, betas=(0.9, 0.99), eps=1e-15, threads=None):
+    def __init__(self, params, fast_state, lr, betas, eps, threads=None):
         self.fast_state = fast_state
         self.threads = threads
         super().__init__(params, lr=lr, betas=betas, eps=eps)

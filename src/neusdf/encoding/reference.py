@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from neusdf.encoding.config import HASH_PRIMES, N_POS_DIMS, HashGridConfig
+from neusdf.encoding.config import HASH_PRIMES, INIT_RANGE, N_POS_DIMS, HashGridConfig
 
 _U32 = 0xFFFFFFFF
 
@@ -139,5 +139,5 @@ def init_params(
     """
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     table = torch.empty(config.n_params, dtype=torch.float32)
-    table.uniform_(-1e-4, 1e-4, generator=gen)
+    table.uniform_(-INIT_RANGE, INIT_RANGE, generator=gen)
     return table.to(device)

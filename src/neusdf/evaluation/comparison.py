@@ -11,10 +11,19 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from neusdf.evaluation.scores import DISTANCE_BANDS
 from neusdf.io import atomic_path
 
 # Scores reported with their spread over objects: mean, min, max (units as in summary.csv).
-SPREAD_METRICS = ("surface_f1", "volume_f1", "chamfer_l1", "hausdorff_95", "surface_mae")
+SPREAD_METRICS = (
+    "surface_f1",
+    "volume_f1",
+    "chamfer_l1",
+    "hausdorff_95",
+    "surface_mae",
+    *(f"sdf_error_p99_{band}" for band, _, _ in DISTANCE_BANDS),
+    "normal_angle_mean",
+)
 # Costs reported as the mean over objects.
 COST_METRICS = ("train_seconds", "inference_points_per_second", "n_parameters", "checkpoint_bytes")
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from neusdf.config import schema_default
 from neusdf.evaluation.narrowband import (
     DEFAULT_COARSE_BLOCK,
     DEFAULT_LIPSCHITZ,
@@ -47,7 +48,10 @@ class EmptyLevelSetWarning(UserWarning):
 
 
 def evaluate_grid(
-    sdf_fn: SDFCallable, resolution: int, bound: float = 1.0, batch_size: int = 2**18
+    sdf_fn: SDFCallable,
+    resolution: int,
+    bound: float = 1.0,
+    batch_size: int = schema_default("evaluate", "batch_size"),
 ) -> np.ndarray:
     """Evaluate a field on the regular grid of ``resolution`` nodes per axis over [-bound, bound]^3.
 
@@ -101,7 +105,7 @@ def extract_level_set_arrays(
     sdf_fn: SDFCallable,
     resolution: int = 256,
     bound: float = 1.0,
-    batch_size: int = 2**18,
+    batch_size: int = schema_default("evaluate", "batch_size"),
     level: float = 0.0,
     method: str = "narrow_band",
     lipschitz: float = DEFAULT_LIPSCHITZ,

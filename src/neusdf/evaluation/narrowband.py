@@ -42,6 +42,8 @@ from collections.abc import Callable
 import numpy as np
 from numba import njit
 
+from neusdf.config import schema_default
+
 __all__ = ["DEFAULT_COARSE_BLOCK", "DEFAULT_LIPSCHITZ", "evaluate_narrow_band"]
 
 # Trained hash-grid SDFs are close to 1-Lipschitz near the surface, not everywhere: on the
@@ -270,7 +272,7 @@ def evaluate_narrow_band(
     sdf_fn: Callable[[np.ndarray], np.ndarray],
     resolution: int,
     bound: float = 1.0,
-    batch_size: int = 2**18,
+    batch_size: int = schema_default("evaluate", "batch_size"),
     level: float = 0.0,
     lipschitz: float = DEFAULT_LIPSCHITZ,
     coarse_block: int = DEFAULT_COARSE_BLOCK,

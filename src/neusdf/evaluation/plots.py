@@ -19,6 +19,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from neusdf.config import schema_default
 from neusdf.io import atomic_path
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def plot_sdf_slices(
     resolution: int = 256,
     bound: float = 1.0,
     title: str | None = None,
-    batch_size: int = 2**18,
+    batch_size: int = schema_default("evaluate", "batch_size"),
     figsize: tuple[float, float] = (10.0, 10.6),
     dpi: int = 100,
 ) -> Path:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from neusdf.evaluation.scores import DISTANCE_BANDS
+
 
 class Metric(NamedTuple):
     """One key of the metrics record."""
@@ -32,6 +34,31 @@ def _scores(split: str, where: str) -> tuple[Metric, ...]:
 
 
 _NEAR, _UNIFORM = "near-surface test points", "uniform test points"
+
+
+def _distance_quality() -> tuple[Metric, ...]:
+    metrics = []
+    for band, low, high in DISTANCE_BANDS:
+        where = f"{low:g} ≤ \\|t\\| < {high:g}" if high != float("inf") else f"\\|t\\| ≥ {low:g}"
+        for stat, what in (("p50", "median"), ("p99", "99th percentile"), ("max", "largest")):
+            metrics.append(
+                Metric(
+                    f"sdf_error_{stat}_{band}",
+                    f"{what} of \\|prediction − t\\| over the test points (both sets) with {where}",
+                    "normalized units",
+                )
+            )
+    metrics += [
+        Metric(
+            "normal_angle_mean",
+            "mean angle between the field's normal (central differences) and the exact one, "
+            "near-surface test points",
+            "degrees",
+        ),
+        Metric("normal_angle_p95", "95th percentile of that angle", "degrees"),
+    ]
+    return tuple(metrics)
+
 
 METRICS: tuple[Metric, ...] = (
     Metric("model", "the named model configuration", text=True),
@@ -70,6 +97,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "kind", "model family: `hashgrid`, `mlp`, `deepsdf`, `densegrid`, `exact_grid`", text=True
     ),
+    *_distance_quality(),
     # In the JSON only.
     Metric("surface_n", f"number of {_NEAR}", summary=False),
     Metric("volume_n", f"number of {_UNIFORM}", summary=False),
@@ -81,6 +109,13 @@ METRICS: tuple[Metric, ...] = (
     Metric("threads", "CPU threads of the evaluation", summary=False),
     Metric("geometry_samples", "area-uniform samples per surface", summary=False),
     Metric("neusdf_version", "package version", summary=False, text=True),
+    *(
+        Metric(
+            f"sdf_error_n_{band}", f"test points in the band of `sdf_error_*_{band}`", summary=False
+        )
+        for band, _, _ in DISTANCE_BANDS
+    ),
+    Metric("normal_points", "near-surface test points of the normal angles", summary=False),
 )
 
 METRIC_NAMES = tuple(m.name for m in METRICS)

@@ -5,6 +5,7 @@ Sign convention: SDF < 0 is inside, and inside is the positive class of F1.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -56,6 +57,39 @@ def sign_scores(pred_sdf: np.ndarray, true_sdf: np.ndarray) -> dict[str, float]:
         "mae": float(err.mean()) if n else float("nan"),
         "n": int(n),
     }
+
+
+# Bands of the true distance |t| (normalized units) in which distance errors are reported: the
+# near-surface shell where signs are decided, then farther out, where sphere tracing and
+# collision queries step by the field's value.
+DISTANCE_BANDS: tuple[tuple[str, float, float], ...] = (
+    ("near", 0.0, 0.02),
+    ("shell", 0.02, 0.1),
+    ("mid", 0.1, 0.3),
+    ("far", 0.3, math.inf),
+)
+DISTANCE_STATS = ("p50", "p99", "max")
+
+
+def distance_errors(pred_sdf: np.ndarray, true_sdf: np.ndarray) -> dict[str, float]:
+    """Absolute distance error by band of the true distance (:data:`DISTANCE_BANDS`).
+
+    Returns
+    -------
+    dict
+        ``sdf_error_{p50,p99,max}_{band}`` (normalized units; NaN for a band without points)
+        and ``sdf_error_n_{band}`` (points in the band).
+    """
+    true = np.abs(np.asarray(true_sdf, dtype=np.float64))
+    error = np.abs(np.asarray(pred_sdf, dtype=np.float64) - np.asarray(true_sdf, np.float64))
+    record: dict[str, float] = {}
+    for band, low, high in DISTANCE_BANDS:
+        inside = error[(true >= low) & (true < high)]
+        stats = [*np.percentile(inside, [50, 99]), inside.max()] if len(inside) else [math.nan] * 3
+        for name, value in zip(DISTANCE_STATS, stats, strict=True):
+            record[f"sdf_error_{name}_{band}"] = float(value)
+        record[f"sdf_error_n_{band}"] = len(inside)
+    return record
 
 
 def time_inference(

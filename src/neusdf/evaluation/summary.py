@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from neusdf.evaluation.record import SUMMARY_COLUMNS, TEXT_COLUMNS
+from neusdf.evaluation.scores import DISTANCE_BANDS
 from neusdf.io import atomic_path, read_json
 
 MEAN_COLUMNS = [
@@ -20,7 +21,10 @@ MEAN_COLUMNS = [
     "volume_mae",
     "chamfer_l1",
     "hausdorff_95",
+    *(f"sdf_error_p99_{band}" for band, _, _ in DISTANCE_BANDS),
+    "normal_angle_mean",
     "train_seconds",
+    "checkpoint_bytes",
     "inference_points_per_second",
 ]
 
@@ -114,9 +118,11 @@ def write_summary(
         "# neusdf summary",
         "",
         "Sign F1 with inside (SDF < 0) as the positive class, on independent test sets: *surface* ="
-        " near-surface points (surface + Gaussian noise), *volume* = uniform in [-1, 1]^3. MAE in"
-        " normalized units (the mesh's longest half-extent is 0.9). Times in seconds; inference"
-        " in points per second.",
+        " near-surface points (surface + Gaussian noise), *volume* = uniform in [-1, 1]^3. MAE and"
+        " sdf_error_p99_* (99th percentile of the distance error by band of the true distance |t|:"
+        " near < 0.02 ≤ shell < 0.1 ≤ mid < 0.3 ≤ far) in normalized units (the mesh's longest"
+        " half-extent is 0.9); normal angles in degrees. Times in seconds; inference in points"
+        " per second.",
         "",
         "## Per-model means",
         "",

@@ -17,12 +17,22 @@ from typing import NamedTuple
 
 import numpy as np
 
+from neusdf.config import schema_default
 from neusdf.groundtruth.closest import TriangleTree, build_tree, closest_point
-from neusdf.mesh.points import sample_surface
+from neusdf.mesh.points import sample_triangles
 from neusdf.mesh.triangles import areas_and_normals, triangle_array
 from neusdf.seeding import derive_seed
 
-__all__ = ["GEOMETRIC_METRIC_KEYS", "geometric_metrics", "is_empty_mesh", "mesh_arrays"]
+__all__ = [
+    "GEOMETRIC_METRIC_KEYS",
+    "Surface",
+    "geometric_metrics",
+    "is_empty_mesh",
+    "mesh_arrays",
+    "normal_angles",
+    "prepare_surface",
+    "truth_surface",
+]
 
 GEOMETRIC_METRIC_KEYS = (
     "chamfer_l1",
@@ -33,8 +43,9 @@ GEOMETRIC_METRIC_KEYS = (
 )
 
 
-class _Surface(NamedTuple):
-    """One surface: its samples with their normals, its hierarchy and its face normals."""
+class Surface(NamedTuple):
+    """One surface, prepared once: its samples with their normals, its hierarchy (whose
+    ``triangles`` are the only gather of its corners) and its face normals."""
 
     points: np.ndarray  # (n, 3) float64
     normals: np.ndarray  # (n, 3) float64, unit
@@ -62,20 +73,29 @@ def is_empty_mesh(mesh) -> bool:
     return not (math.isfinite(area) and area > 0.0)
 
 
-def _surface(mesh, n: int, seed: int, name: str) -> _Surface:
-    vertices, faces = mesh_arrays(mesh)
-    areas, face_normals = (
-        areas_and_normals(triangle_array(vertices, faces)) if len(faces) else (np.zeros(0), None)
-    )
-    area = float(areas.sum())
-    if not (math.isfinite(area) and area > 0.0):  # as is_empty_mesh, from the areas at hand
+def prepare_surface(mesh, n: int, seed: int, name: str = "mesh") -> Surface:
+    """A :class:`Surface` of ``mesh`` (as for :func:`mesh_arrays`) with ``n`` samples.
+
+    Raises
+    ------
+    ValueError
+        ``mesh`` is None, has no faces or has zero or non-finite area (naming ``name``).
+    """
+    if mesh is None:
         raise ValueError(f"{name} is empty or has zero surface area")
-    points, face_index = sample_surface(vertices, faces, n, seed)
+    vertices, faces = mesh_arrays(mesh)
+    if len(faces) == 0:
+        raise ValueError(f"{name} is empty or has zero surface area")
     tree = build_tree(vertices, faces, winding=False)
-    return _Surface(points, face_normals[face_index], tree, face_normals)
+    areas, face_normals = areas_and_normals(tree.triangles)
+    area = float(areas.sum())
+    if not (math.isfinite(area) and area > 0.0):
+        raise ValueError(f"{name} is empty or has zero surface area")
+    points, face_index = sample_triangles(tree.triangles, areas, n, seed)
+    return Surface(points, face_normals[face_index], tree, face_normals)
 
 
-def _towards(a: _Surface, b: _Surface, threads: int | None) -> tuple[np.ndarray, np.ndarray]:
+def _towards(a: Surface, b: Surface, threads: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Distances of A's samples to surface B, and |cos| between their normals and B's there."""
     reached = closest_point(b.tree, a.points, threads=threads)
     cos = np.abs(np.einsum("ij,ij->i", a.normals, b.face_normals[reached.face]))
@@ -85,7 +105,7 @@ def _towards(a: _Surface, b: _Surface, threads: int | None) -> tuple[np.ndarray,
 def geometric_metrics(
     pred_mesh,
     gt_mesh,
-    n: int = 100_000,
+    n: int = schema_default("geometry", "n_samples"),
     seed: int = 0,
     threads: int | None = None,
 ) -> dict[str, float | bool | int]:
@@ -104,8 +124,9 @@ def geometric_metrics(
     ----------
     pred_mesh : (vertices, faces) pair, trimesh.Trimesh or None
         Extracted surface, normalized frame. May be empty or None.
-    gt_mesh : (vertices, faces) pair or trimesh.Trimesh
-        Ground-truth surface, normalized frame; must have positive area.
+    gt_mesh : (vertices, faces) pair, trimesh.Trimesh or Surface
+        Ground-truth surface, normalized frame; must have positive area. A :class:`Surface`
+        prepared by :func:`prepare_surface` with the same ``n`` is used as it is.
     n : int
         Area-uniform samples per surface.
     seed : int
@@ -125,12 +146,15 @@ def geometric_metrics(
     ValueError
         The ground-truth mesh is empty (a bad ground truth is an error, not a NaN).
     """
-    truth = _surface(gt_mesh, n, derive_seed(seed, "geometry", "b"), "gt_mesh")
-    empty = is_empty_mesh(pred_mesh)
+    truth = gt_mesh if isinstance(gt_mesh, Surface) else truth_surface(gt_mesh, n, seed)
+    try:
+        pred = prepare_surface(pred_mesh, n, derive_seed(seed, "geometry", "a"), "pred_mesh")
+    except ValueError:
+        pred = None
+    empty = pred is None
     if empty:
         d_ab = d_ba = cos_ab = cos_ba = np.array([math.nan])
     else:
-        pred = _surface(pred_mesh, n, derive_seed(seed, "geometry", "a"), "pred_mesh")
         d_ab, cos_ab = _towards(pred, truth, threads)
         d_ba, cos_ba = _towards(truth, pred, threads)
     directional = {
@@ -149,3 +173,59 @@ def geometric_metrics(
         record[f"{key}_a_to_b"], record[f"{key}_b_to_a"] = ab, ba
     record.update({"pred_empty": empty, "n_samples": int(n), "seed": int(seed)})
     return record
+
+
+def truth_surface(
+    gt_mesh, n: int = schema_default("geometry", "n_samples"), seed: int = 0
+) -> Surface:
+    """The ground-truth :class:`Surface` :func:`geometric_metrics` compares against (its own
+    seeded samples), for callers that also need its hierarchy (:func:`normal_angles`)."""
+    return prepare_surface(gt_mesh, n, derive_seed(seed, "geometry", "b"), "gt_mesh")
+
+
+def normal_angles(
+    field_normals: np.ndarray,
+    points: np.ndarray,
+    sdf: np.ndarray,
+    truth: Surface,
+    threads: int | None = None,
+) -> dict[str, float]:
+    """Angle between a field's normals and the exact ones at points near the surface.
+
+    The exact normal at a point ``p`` off the surface is the gradient of the exact SDF:
+    ``sign(t) (p - c) / |p - c|`` with ``c`` its closest point on the surface (Voronoi regions of
+    edges and vertices included). Points closer than 1e-6 to the surface, where that direction
+    is undefined, are left out.
+
+    Parameters
+    ----------
+    field_normals : (N, 3) float
+        The field's unit normals at ``points`` (e.g. :meth:`neusdf.nn.field.Field.gradient`).
+    points : (N, 3) float
+        Normalized frame.
+    sdf : (N,) float
+        Their exact signed distances (the sample file's).
+    truth : Surface
+        The ground-truth surface (:func:`truth_surface`).
+    threads : int, optional
+
+    Returns
+    -------
+    dict
+        ``normal_angle_mean`` and ``normal_angle_p95`` (degrees; NaN without usable points) and
+        ``normal_points`` (points used).
+    """
+    points = np.asarray(points, dtype=np.float64)
+    reached = closest_point(truth.tree, points, threads=threads)
+    usable = reached.distance > 1e-6
+    exact = (points - reached.point)[usable] / reached.distance[usable, None]
+    exact *= np.where(np.asarray(sdf)[usable] < 0, -1.0, 1.0)[:, None]
+    cos = np.einsum("ij,ij->i", np.asarray(field_normals, np.float64)[usable], exact)
+    angles = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    if not len(angles):
+        return {"normal_angle_mean": math.nan, "normal_angle_p95": math.nan, "normal_points": 0}
+    return {
+        "normal_angle_mean": float(angles.mean()),
+        "normal_angle_p95": float(np.percentile(angles, 95)),
+        "normal_points": len(angles),
+    }

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from neusdf.config import schema_default
 from neusdf.errors import MeshError
 from neusdf.io import write_json
 from neusdf.mesh.formats import SUPPORTED_EXTENSIONS
@@ -116,7 +117,7 @@ def load_mesh(path: str | Path) -> trimesh.Trimesh:
 
 
 def normalize_mesh(
-    mesh: trimesh.Trimesh, half_extent: float = 0.9
+    mesh: trimesh.Trimesh, half_extent: float = schema_default("normalize", "half_extent")
 ) -> tuple[trimesh.Trimesh, Normalization]:
     """Center a mesh at its bounding-box center; scale its longest half-extent to ``half_extent``.
 
@@ -160,7 +161,10 @@ def describe_mesh(mesh: trimesh.Trimesh) -> dict:
 
 
 def normalize_file(
-    source: str | Path, mesh_out: str | Path, meta_out: str | Path, half_extent: float = 0.9
+    source: str | Path,
+    mesh_out: str | Path,
+    meta_out: str | Path,
+    half_extent: float = schema_default("normalize", "half_extent"),
 ) -> dict:
     """Load, clean and normalize one mesh file; write the PLY and its JSON record atomically.
 

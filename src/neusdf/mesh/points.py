@@ -29,7 +29,13 @@ def sample_surface(
         The face each point lies on.
     """
     triangles = triangle_array(vertices, faces)
-    areas, _ = areas_and_normals(triangles)
+    return sample_triangles(triangles, areas_and_normals(triangles)[0], n, seed)
+
+
+def sample_triangles(
+    triangles: np.ndarray, areas: np.ndarray, n: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`sample_surface` of triangles whose corners (F, 3, 3) and areas (F,) are at hand."""
     total = areas.sum()
     if not np.isfinite(total) or total <= 0:
         raise ValueError("mesh has zero or non-finite surface area")

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from neusdf.config import schema_default
+
 if TYPE_CHECKING:
     import trimesh
 
@@ -42,7 +44,9 @@ class Normalization:
         object.__setattr__(self, "scale", float(self.scale))
 
     @classmethod
-    def fit(cls, vertices: np.ndarray, half_extent: float = 0.9) -> Normalization:
+    def fit(
+        cls, vertices: np.ndarray, half_extent: float = schema_default("normalize", "half_extent")
+    ) -> Normalization:
         """Center at the bounding-box center, longest half-extent scaled to ``half_extent``.
 
         Parameters

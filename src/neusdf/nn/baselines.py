@@ -189,6 +189,7 @@ class ExactGrid(DenseGrid):
 
     kind = "exact_grid"
     trainable = False
+    needs_ground_truth = True
 
     @torch.no_grad()
     def fill(self, sdf_fn) -> None:

@@ -26,7 +26,6 @@ from neusdf.mesh.transform import Normalization
 
 FORMAT = "neusdf-checkpoint"
 VERSION = 2
-SUFFIX = ".safetensors"
 # Keys every checkpoint's metadata holds (more may follow; readers ignore what they do not know).
 REQUIRED_KEYS = ("format", "format_version", "neusdf_version", "model_name", "model_config",
                  "normalization", "training")  # fmt: skip

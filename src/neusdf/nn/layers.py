@@ -69,6 +69,8 @@ class SDFModel(nn.Module):
     kind = ""
     backend = TORCH_BACKEND
     trainable = True
+    # Whether the model holds exact distances to fill before training (:meth:`fill`).
+    needs_ground_truth = False
 
     def __init__(self, model_config: dict):
         super().__init__()
@@ -83,3 +85,8 @@ class SDFModel(nn.Module):
     def n_table_parameters(self) -> int:
         """Scalars in a feature table or lattice (the rest are network weights): 0 by default."""
         return 0
+
+    def fill(self, sdf_fn) -> None:
+        """Store the exact SDF (``sdf_fn((M, 3) float32 points) -> (M,)``) where the model holds
+        exact distances; only models with :attr:`needs_ground_truth` have such a part."""
+        raise TypeError(f"a {self.kind!r} model holds no exact distances")

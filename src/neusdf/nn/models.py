@@ -19,9 +19,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from neusdf.config import schema_default
 from neusdf.encoding.config import encoding_config
 from neusdf.encoding.module import HashGridEncoding, resolve_backend
 from neusdf.errors import CheckpointError
+from neusdf.nn.baselines import ExactGrid
 from neusdf.nn.checkpoint import Checkpoint, write_checkpoint
 from neusdf.nn.layers import SDFModel, adam, build_mlp
 from neusdf.version import __version__
@@ -43,12 +45,19 @@ def resolve_device(device: str) -> str:
 
 
 class SDFNetwork(SDFModel):
-    """Hash-grid encoding + MLP mapping (N, 3) normalized points to (N,) signed distances.
+    """Hash-grid encoding + MLP mapping (N, 3) normalized points to (N,) signed distances,
+    optionally on top of a coarse lattice of exact distances (``prior``).
+
+    With ``prior: {resolution: R}`` the output is the trilinear interpolation of the exact SDF on
+    an R^3 lattice (filled before training, never trained) plus the network: the lattice carries
+    the distance far from the surface and the coarse shape, the network learns what it misses
+    near the surface.
 
     Parameters
     ----------
     model_config : dict
-        A named configuration from ``config.yaml`` (keys ``encoding``, ``network``).
+        A named configuration from ``config.yaml`` (keys ``encoding``, ``network``, optional
+        ``prior``).
     backend : str
         ``"reference"``, ``"fast"`` or ``"tcnn"`` (see :func:`neusdf.encoding.resolve_backend`).
     seed : int
@@ -86,6 +95,10 @@ class SDFNetwork(SDFModel):
             int(net["n_hidden_layers"]),
             seed=seed + 1,
         ).to(device)
+        self.prior = None
+        if "prior" in model_config:
+            self.prior = ExactGrid({"kind": "exact_grid", "grid": model_config["prior"]}, 0, device)
+        self.needs_ground_truth = self.prior is not None
 
     kind = "hashgrid"
 
@@ -98,7 +111,8 @@ class SDFNetwork(SDFModel):
         """(N, 3) float32 points in [-1, 1]^3 → (N,) float32 signed distances."""
         unit = (points + 1.0) * 0.5
         features = self.encoding(unit).float()
-        return self.network(features).squeeze(-1)
+        out = self.network(features).squeeze(-1)
+        return out if self.prior is None else out + self.prior(points)
 
     def make_optimizers(self, training_config: dict) -> list[tuple[object, float]]:
         """The encoding's own Adam (sparse on the fast backend) at ``lr_encoding`` and a torch
@@ -112,8 +126,15 @@ class SDFNetwork(SDFModel):
         return [(opt_encoding, lr_encoding), (opt_network, lr_network)]
 
     def n_table_parameters(self) -> int:
-        """Scalars in the hash table."""
-        return int(self.encoding.params.numel())
+        """Scalars in the hash table and the prior lattice."""
+        prior = 0 if self.prior is None else self.prior.n_table_parameters()
+        return int(self.encoding.params.numel()) + prior
+
+    def fill(self, sdf_fn) -> None:
+        """Fill the prior lattice with the exact SDF."""
+        if self.prior is None:
+            super().fill(sdf_fn)
+        self.prior.fill(sdf_fn)
 
 
 def model_kind(model_config: dict) -> str:
@@ -160,14 +181,11 @@ def build_model(
     return classes[kind](model_config, seed=seed, device=device)
 
 
-def count_parameters(model: nn.Module) -> int:
-    """Number of stored scalars (the hash table or lattice included)."""
-    return sum(p.numel() for p in model.parameters())
-
-
 @torch.no_grad()
 def predict_sdf(
-    model: nn.Module, points: np.ndarray | torch.Tensor, batch_size: int = 2**18
+    model: nn.Module,
+    points: np.ndarray | torch.Tensor,
+    batch_size: int = schema_default("evaluate", "batch_size"),
 ) -> np.ndarray:
     """Evaluate a model on (N, 3) points in batches; returns (N,) float32 on the host."""
     device = next(model.parameters()).device
@@ -179,10 +197,14 @@ def predict_sdf(
     return out.numpy()
 
 
-def storage_dtype(model_config: dict) -> np.dtype:
-    """dtype of the hash table in the checkpoint file: float16 when the configuration's
-    ``encoding.storage`` says so (halves the bytes on disk; evaluated as float32)."""
-    storage = model_config.get("encoding", {}).get("storage", "float32")
+# The array holding a kind's table or lattice, stored in the dtype its configuration names.
+TABLE_ARRAYS = {"encoding.params": "encoding", "values": "grid", "prior.values": "prior"}
+
+
+def storage_dtype(model_config: dict, section: str = "encoding") -> np.dtype:
+    """dtype of a table or lattice in the checkpoint file: float16 when the configuration's
+    ``{section}.storage`` says so (halves the bytes on disk; evaluated as float32)."""
+    storage = model_config.get(section, {}).get("storage", "float32")
     return np.dtype(np.float16 if storage == "float16" else np.float32)
 
 
@@ -199,7 +221,8 @@ def save_checkpoint(
     A hash grid's encoding is stored as one flat vector in tiny-cuda-nn's parameter order
     (float32, or float16 when ``encoding.storage: float16``) and its MLP as bias-free
     ``nn.Linear`` weights, whatever backend trained them; other kinds store their ``state_dict``
-    in float32. ``model_config`` (with its ``kind``) says how to rebuild it.
+    in float32 (a lattice in float16 with ``grid.storage: float16``). ``model_config`` (with its
+    ``kind``) says how to rebuild it.
 
     Returns
     -------
@@ -207,10 +230,9 @@ def save_checkpoint(
         Size of the written file in bytes.
     """
     arrays = {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()}
-    if "encoding.params" in arrays:
-        arrays["encoding.params"] = arrays["encoding.params"].astype(
-            storage_dtype(model.model_config)
-        )
+    for name, section in TABLE_ARRAYS.items():
+        if name in arrays:
+            arrays[name] = arrays[name].astype(storage_dtype(model.model_config, section))
     meta = {
         "neusdf_version": __version__,
         "model_name": model_name,

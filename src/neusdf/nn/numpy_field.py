@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from neusdf.config import schema_default
 from neusdf.encoding.config import encoding_config
 from neusdf.encoding.fast import FastEncoder
 from neusdf.encoding.memory import large_zeros_array
@@ -20,6 +21,8 @@ from neusdf.threads import numba_threads
 __all__ = ["HashGridField", "LatticeField", "MLPField", "numpy_evaluator"]
 
 _NO_BIAS = np.zeros(0, dtype=np.float32)
+# Points per evaluation call when the caller names none: the workflow's default.
+BATCH_SIZE = schema_default("evaluate", "batch_size")
 
 
 class MLPField:
@@ -75,7 +78,7 @@ class MLPField:
             mlp_forward(inputs, self.weights, self.biases, self.skip_layer, self.output_tanh, out)
         return out
 
-    def __call__(self, points: np.ndarray, batch_size: int = 2**16) -> np.ndarray:
+    def __call__(self, points: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
         """Signed distances (N,) float32 of (N, 3) points in the normalized frame."""
         points = np.ascontiguousarray(points, dtype=np.float32).reshape(-1, 3)
         return self.evaluate(points, np.empty(len(points), dtype=np.float32))
@@ -116,11 +119,15 @@ class HashGridField:
             if key.startswith("network.") and key.endswith(".weight")
         )
         self.mlp = MLPField([(weight, None) for _, weight in layers], threads=threads)
-        self.n_parameters = int(table.size + sum(w.size for w in self.mlp.weights))
-        self.n_table_parameters = int(table.size)
+        self.prior = (
+            LatticeField(state_dict["prior.values"]) if "prior.values" in state_dict else None
+        )
+        prior = 0 if self.prior is None else self.prior.n_table_parameters
+        self.n_parameters = int(table.size + sum(w.size for w in self.mlp.weights) + prior)
+        self.n_table_parameters = int(table.size) + prior
         self._features = np.empty((0, config.output_dim), dtype=np.float32)
 
-    def __call__(self, points: np.ndarray, batch_size: int = 2**16) -> np.ndarray:
+    def __call__(self, points: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
         """Signed distances (N,) float32 of (N, 3) points in the normalized frame [-1, 1]^3."""
         points = np.asarray(points, dtype=np.float32).reshape(-1, 3)
         out = np.empty(len(points), dtype=np.float32)
@@ -130,6 +137,8 @@ class HashGridField:
                 self._features = np.empty((len(unit), self._features.shape[1]), np.float32)
             features = self.encoder.encode(unit, self.table, out=self._features[: len(unit)])
             self.mlp.evaluate(features, out[start : start + len(unit)])
+        if self.prior is not None:
+            out += self.prior(points, batch_size)
         return out
 
 
@@ -148,7 +157,7 @@ class LatticeField:
         self.values = np.ascontiguousarray(values, dtype=np.float32)
         self.n_table_parameters = int(self.values.size)
 
-    def __call__(self, points: np.ndarray, batch_size: int = 2**16) -> np.ndarray:
+    def __call__(self, points: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
         """Values (N,) float32 at (N, 3) points; outside [-1, 1]^3 the border value is used."""
         points = np.asarray(points, dtype=np.float32).reshape(-1, 3)
         out = np.empty(len(points), dtype=np.float32)
@@ -194,6 +203,9 @@ def expected_shapes(kind: str, model_config: dict) -> dict[str, tuple[int, ...]]
     if kind == "hashgrid":
         config = encoding_config(model_config)
         shapes, n_in = {"encoding.params": (config.n_params,)}, config.output_dim
+        if "prior" in model_config:
+            r = int(model_config["prior"]["resolution"])
+            shapes["prior.values"] = (r, r, r)
     else:
         shapes, n_in = {}, 3
     for i in range(n_hidden + 1):

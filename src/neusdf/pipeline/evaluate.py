@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import os
 
+import numpy as np
+
 from neusdf.evaluation.record import make_record
-from neusdf.evaluation.scores import peak_rss_bytes, sign_scores, time_inference
-from neusdf.evaluation.surface import geometric_metrics
+from neusdf.evaluation.scores import distance_errors, peak_rss_bytes, sign_scores, time_inference
+from neusdf.evaluation.surface import Surface, geometric_metrics, normal_angles, truth_surface
 from neusdf.io import read_json, write_json
 from neusdf.mesh.load import read_normalized
 from neusdf.mesh.ply import read_ply
@@ -21,13 +23,23 @@ from neusdf.version import __version__
 log = logging.getLogger(__name__)
 
 
-def score_signs(sdf_fn, samples_path: str) -> dict:
-    """Sign scores and SDF errors on both test sets: ``{surface,volume}_{f1,...,mae,n}``."""
-    record = {}
+def score_field(field: Field, samples_path: str, truth: Surface, normal_points: int) -> dict:
+    """Scores of a field on both test sets: ``{surface,volume}_{f1,...,mae,n}`` (signs and mean
+    errors per set), ``sdf_error_*`` (distance errors by band of the true distance, both sets)
+    and ``normal_angle_*`` (against the exact normals, the first ``normal_points`` near-surface
+    test points)."""
+    record, predicted, true = {}, [], []
     for split in ("surface", "volume"):
         test = read_samples(samples_path, f"test/{split}")
-        for key, value in sign_scores(sdf_fn(test.points), test.sdf).items():
+        values = field(test.points)
+        for key, value in sign_scores(values, test.sdf).items():
             record[f"{split}_{key}"] = value
+        predicted.append(values)
+        true.append(test.sdf)
+        if split == "surface":
+            points, sdf = test.points[:normal_points], test.sdf[:normal_points]
+            record.update(normal_angles(field.gradient(points), points, sdf, truth))
+    record.update(distance_errors(np.concatenate(predicted), np.concatenate(true)))
     return record
 
 
@@ -57,13 +69,14 @@ def time_model(field: Field, samples_path: str, cfg: dict) -> dict:
 def mesh_geometry(
     pred_mesh_path: str,
     pred_meta_path: str,
-    gt_mesh_path: str,
+    truth: Surface,
     normalization: Normalization,
     n_samples: int,
     seed: int,
     threads: int,
 ) -> dict:
-    """Surface metrics of an extracted mesh against the normalized input mesh, normalized units.
+    """Surface metrics of an extracted mesh against the normalized input mesh (``truth``,
+    prepared with ``n_samples`` and ``seed``), normalized units.
 
     An extracted mesh written in the original frame (its JSON record says so) is mapped back
     first.
@@ -71,9 +84,8 @@ def mesh_geometry(
     pred_vertices, pred_faces = read_ply(pred_mesh_path)
     if read_json(pred_meta_path).get("frame") == "original":
         pred_vertices = normalization.apply(pred_vertices)
-    gt = read_normalized(gt_mesh_path)
     metrics = geometric_metrics(
-        (pred_vertices, pred_faces), gt, n=n_samples, seed=seed, threads=threads
+        (pred_vertices, pred_faces), truth, n=n_samples, seed=seed, threads=threads
     )
     keep = ("chamfer_l1", "chamfer_l2", "hausdorff_95", "hausdorff_max", "normal_consistency")
     out = {key: float(metrics[key]) for key in keep}
@@ -102,7 +114,7 @@ def evaluate_object(
     ----------
     cfg : dict
         ``config["evaluate"]``: ``batch_size``, ``timing_points``, ``timing_repeats``,
-        ``timing_warmup``.
+        ``timing_warmup``, ``normal_points``.
     geometry_cfg : dict
         ``config["geometry"]``: ``n_samples``.
 
@@ -124,15 +136,17 @@ def evaluate_object(
 
         torch.cuda.reset_peak_memory_stats()  # the peak from here on includes the weights
     record = {"object": obj, "model": model_name, "status": "ok", "error": "", "failed_stage": ""}
-    record.update(score_signs(field, samples_path))
+    n_samples = int(geometry_cfg["n_samples"])
+    truth = truth_surface(read_normalized(gt_mesh_path), n_samples, seed)
+    record.update(score_field(field, samples_path, truth, int(cfg["normal_points"])))
     record.update(time_model(field, samples_path, cfg))
     record.update(
         mesh_geometry(
             pred_mesh_path,
             pred_meta_path,
-            gt_mesh_path,
+            truth,
             field.normalization,
-            int(geometry_cfg["n_samples"]),
+            n_samples,
             seed,
             compute.threads,
         )

@@ -32,9 +32,10 @@ def train_object(
 ) -> dict:
     """Fit the named model to the object's training points; write the checkpoint and history.
 
-    A model of ``kind: exact_grid`` is not trained: its lattice is filled with the exact ground
-    truth of the normalized mesh ``mesh_path`` (computed as ``sample_cfg = config["sample"]``
-    says), and the time that takes is its training time.
+    A model that holds exact distances (``kind: exact_grid``, a hash grid's ``prior``) has that
+    lattice filled with the exact ground truth of the normalized mesh ``mesh_path`` (computed as
+    ``sample_cfg = config["sample"]`` says) before any training; the time that takes counts as
+    training time.
 
     Parameters
     ----------
@@ -51,9 +52,9 @@ def train_object(
     progress : bool
         Progress bar on a terminal, periodic log lines otherwise.
     mesh_path : str, optional
-        The normalized mesh (exact grids only).
+        The normalized mesh (models that hold exact distances only).
     sample_cfg : dict, optional
-        ``config["sample"]`` (exact grids only).
+        ``config["sample"]`` (models that hold exact distances only).
 
     Returns
     -------
@@ -63,7 +64,7 @@ def train_object(
     import torch
 
     from neusdf.nn.models import build_model, save_checkpoint
-    from neusdf.nn.training import train_sdf
+    from neusdf.nn.training import TrainingResult, train_sdf
 
     compute = compute.resolved()
     model_seed = derive_seed(seed, "train", model_name)
@@ -82,6 +83,11 @@ def train_object(
         model.backend,
         compute.device,
     )
+    filled = 0.0
+    if model.needs_ground_truth:
+        if mesh_path is None or sample_cfg is None:
+            raise ValueError(f"a {model_name!r} model needs the normalized mesh and sample config")
+        filled = fill_ground_truth(model, mesh_path, meta_path, sample_cfg, compute.threads)
     if model.trainable:
         train = read_samples(samples_path, "train")
         result = train_sdf(
@@ -96,10 +102,9 @@ def train_object(
         )
         n_points = sum(row["points"] for row in result.history)
     else:
-        if mesh_path is None or sample_cfg is None:
-            raise ValueError(f"a {model.kind!r} model needs the normalized mesh and sample config")
-        result = fill_exact_grid(model, mesh_path, meta_path, sample_cfg, compute.threads)
+        result = TrainingResult()
         n_points = model.n_table_parameters()
+    result.seconds += filled
     record = {
         "seconds": result.seconds,
         "steps": result.steps,
@@ -126,20 +131,20 @@ def train_object(
     return record
 
 
-def fill_exact_grid(model, mesh_path: str, meta_path: str, sample_cfg: dict, threads: int):
-    """Fill an :class:`~neusdf.nn.baselines.ExactGrid` with the exact ground-truth SDF of a
-    normalized mesh (same engine and sign as the samples); its "training" is that computation.
+def fill_ground_truth(model, mesh_path: str, meta_path: str, sample_cfg: dict, threads: int):
+    """Fill a model's exact-distance lattice (an exact grid, a hash grid's prior) with the exact
+    SDF of a normalized mesh (same engine and sign as the samples); the time it takes counts
+    as training time.
 
     Returns
     -------
-    TrainingResult
-        No history; ``seconds`` is the wall time of the lattice's ground truth.
+    float
+        Wall seconds of the lattice's ground truth.
     """
     from neusdf.groundtruth import GroundTruth
-    from neusdf.nn.training import TrainingResult
 
     start = time.perf_counter()
     model.fill(GroundTruth.of_normalized(mesh_path, meta_path, sample_cfg, threads))
     seconds = time.perf_counter() - start
-    log.info("exact lattice %d^3 in %.1f s", model.resolution, seconds)
-    return TrainingResult(history=[], seconds=seconds, steps=0)
+    log.info("exact-distance lattice filled in %.1f s", seconds)
+    return seconds

@@ -1,0 +1,271 @@
+"""Accuracy against bytes: hash-grid configurations from ~10 KB to ~50 MB and exact lattices of
+the same bytes, through the pipeline's own stages.
+
+1. Samples every mesh of each ``--meshes`` folder once with the package's stages
+   (``normalize_object`` + ``sample_object``, the default configuration and seed) into a cache.
+2. For each named configuration (``--list``; any model of ``config.yaml`` by its name too) and
+   mesh: the ``train``, ``extract`` and ``evaluate`` stages exactly as the workflow runs them
+   (fast CPU backend, the workflow's seeds), so every number is a metrics record of the pipeline:
+   sign F1, Chamfer, distance error by band of the true distance, normal angle, checkpoint
+   bytes, training seconds.
+3. Prints per configuration the mean over meshes (worst mesh in brackets), writes
+   ``sweep.csv`` (one row per configuration and mesh) and, with ``--plot``, a figure of the
+   scores against checkpoint bytes.
+
+Results are cached per (configuration, mesh), so adding a configuration only runs that one;
+``--fresh`` reruns everything. Times are comparable only within one run on an otherwise idle
+machine.
+
+Usage::
+
+    python bench/size_sweep.py                                  # default sweep on data/raw
+    python bench/size_sweep.py --meshes data/raw ../shared/meshes --plot docs/size_sweep.png
+    python bench/size_sweep.py --configs hashgrid exact_f16_61 --meshes data/raw
+    python bench/size_sweep.py --list
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+from pathlib import Path
+
+# isort: off
+from neusdf.threads import sleeping_idle_threads
+
+sleeping_idle_threads()  # before torch loads OpenMP
+
+# isort: on
+import numpy as np
+import yaml
+
+from neusdf.config import model_config, workflow_config
+from neusdf.errors import NeusdfError
+from neusdf.pipeline.compute import Compute
+from neusdf.pipeline.discovery import discover_objects
+from neusdf.pipeline.evaluate import evaluate_object
+from neusdf.pipeline.extract import extract_object
+from neusdf.pipeline.normalize import normalize_object
+from neusdf.pipeline.sample import sample_object
+from neusdf.pipeline.train import train_object
+from neusdf.threads import set_threads
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "bench" / "out" / "size_sweep"
+# Columns of the printed table: (metrics key, header, format).
+COLUMNS = (
+    ("surface_f1", "surface F1", ".4f"),
+    ("volume_f1", "volume F1", ".4f"),
+    ("chamfer_l1", "Chamfer L1", ".2e"),
+    ("sdf_error_p99_near", "p99 near", ".1e"),
+    ("sdf_error_p99_shell", "p99 shell", ".1e"),
+    ("sdf_error_p99_mid", "p99 mid", ".1e"),
+    ("sdf_error_p99_far", "p99 far", ".1e"),
+    ("normal_angle_mean", "normal °", ".2f"),
+    ("train_seconds", "train s", ".1f"),
+)
+
+
+def hash_grid(levels, log2_size, features=2, width=64, hidden=2, storage="float16",
+              finest=2048, base=16, training=None) -> dict:  # fmt: skip
+    """A hash-grid model configuration (training: the default model's recipe + overrides)."""
+    config = {
+        "kind": "hashgrid",
+        "encoding": {
+            "n_levels": levels, "n_features_per_level": features, "log2_hashmap_size": log2_size,
+            "base_resolution": base, "finest_resolution": finest, "storage": storage,
+        },
+        "network": {"n_neurons": width, "n_hidden_layers": hidden},
+        "training": {**default_training(), **(training or {})},
+    }  # fmt: skip
+    return config
+
+
+def exact_lattice(resolution: int, storage: str = "float32") -> dict:
+    return {"kind": "exact_grid", "grid": {"resolution": resolution, "storage": storage}}
+
+
+def default_training() -> dict:
+    models = yaml.safe_load((REPO / "config.yaml").read_text())["models"]
+    return copy.deepcopy(models["hashgrid"]["training"])
+
+
+def sweep() -> dict[str, dict]:
+    """The named configurations of the sweep, smallest to largest within each family."""
+    configs = {
+        "hg_L8_T10_w16": hash_grid(8, 10, width=16),
+        "hg_L12_T12_w32": hash_grid(12, 12, width=32),
+        "hg_L16_T13": hash_grid(16, 13),
+        "hg_L16_T14": hash_grid(16, 14),
+        "hg_L16_T15": hash_grid(16, 15),
+        "hg_L16_T16": hash_grid(16, 16),
+        "hg_L16_T17": hash_grid(16, 17),
+        "hg_L16_T19_f32": hash_grid(16, 19, storage="float32"),
+    }
+    for resolution in (29, 37, 61, 77, 105, 133, 230, 290):
+        configs[f"exact_{resolution}"] = exact_lattice(resolution)
+        configs[f"exact_f16_{resolution}"] = exact_lattice(resolution, "float16")
+    return configs
+
+
+def named_configs() -> dict[str, dict]:
+    """The sweep's configurations and every model of config.yaml, by name."""
+    config = workflow_config(yaml.safe_load((REPO / "config.yaml").read_text()))
+    return {**config["models"], **{k: model_config(v) for k, v in sweep().items()}}
+
+
+def sample_meshes(folder: Path, cache: Path, seed: int) -> dict[str, Path]:
+    """Normalize and sample every mesh of ``folder`` once (the pipeline's stages and defaults);
+    returns {object: cache folder} for the meshes the pipeline accepts."""
+    config = workflow_config(yaml.safe_load((REPO / "config.yaml").read_text()))
+    objects = {}
+    for name, path in discover_objects(folder).items():
+        where = cache / name
+        samples = where / "samples.h5"
+        if not samples.is_file() and not (where / "rejected.txt").is_file():
+            where.mkdir(parents=True, exist_ok=True)
+            try:
+                normalize_object(path, str(where / "n.ply"), str(where / "n.json"),
+                                 config["normalize"]["half_extent"])  # fmt: skip
+                sample_object(str(where / "n.ply"), str(where / "n.json"), str(samples),
+                              config["sample"], seed, 2)  # fmt: skip
+            except NeusdfError as exc:  # the pipeline lists these as failed objects: skip
+                (where / "rejected.txt").write_text(f"{exc}\n")
+        if samples.is_file():
+            objects[name] = where
+    return objects
+
+
+def run_one(name: str, model: dict, where: Path, out: Path, seed: int, resolution: int) -> dict:
+    """train -> extract -> evaluate of one configuration on one sampled mesh: the metrics."""
+    config = workflow_config(yaml.safe_load((REPO / "config.yaml").read_text()))
+    cpu = Compute("fast", "cpu", 2)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint, mesh = out / "model.safetensors", out / "mesh.ply"
+    train_object(
+        str(where / "samples.h5"), str(where / "n.json"), str(checkpoint), str(out / "h.csv"),
+        name, model, cpu, seed, progress=False, mesh_path=str(where / "n.ply"),
+        sample_cfg=config["sample"],
+    )  # fmt: skip
+    extract_object(str(checkpoint), str(mesh), {**config["extract"], "resolution": resolution},
+                   cpu)  # fmt: skip
+    return evaluate_object(
+        str(checkpoint), str(where / "samples.h5"), str(mesh), str(mesh.with_suffix(".json")),
+        str(where / "n.ply"), str(out / "metrics.json"), where.name, name, config["evaluate"],
+        config["geometry"], cpu, seed,
+    )  # fmt: skip
+
+
+def summarize(rows: list[dict]) -> str:
+    """Markdown table: per configuration, bytes and the mean (worst) of each column."""
+    header = "| configuration | bytes | " + " | ".join(h for _, h, _ in COLUMNS) + " |"
+    lines = [header, "|---|---:|" + "---:|" * len(COLUMNS)]
+    names = list(dict.fromkeys(r["model"] for r in rows))
+    for name in names:
+        mine = [r for r in rows if r["model"] == name]
+        cells = [name, f"{np.mean([r['checkpoint_bytes'] for r in mine]):,.0f}"]
+        for key, _, fmt in COLUMNS:
+            values = np.array([r[key] for r in mine], dtype=float)
+            worse = np.nanmin if key.endswith("_f1") else np.nanmax
+            cells.append(f"{np.nanmean(values):{fmt}} ({worse(values):{fmt}})")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Surface F1, volume F1, p99 far-field error and training seconds against bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = (
+        ("surface_f1", "surface F1"),
+        ("volume_f1", "volume F1"),
+        ("sdf_error_p99_far", "p99 |error|, |t| ≥ 0.3"),
+        ("sdf_error_p99_near", "p99 |error|, |t| < 0.02"),
+    )
+    fig, axes = plt.subplots(1, len(panels), figsize=(16, 4), dpi=80)
+    names = list(dict.fromkeys(r["model"] for r in rows))
+    families = {"exact": ("s", "tab:orange"), "hashgrid": ("o", "tab:blue")}
+    for ax, (key, label) in zip(axes, panels, strict=True):
+        for name in names:
+            mine = [r for r in rows if r["model"] == name]
+            family = "exact" if mine[0]["kind"] == "exact_grid" else "hashgrid"
+            marker, color = families[family]
+            x = np.mean([r["checkpoint_bytes"] for r in mine])
+            ax.plot(x, np.mean([r[key] for r in mine]), marker, color=color,
+                    fillstyle="none" if "f16" in name else "full")  # fmt: skip
+        ax.set_xscale("log")
+        if not key.endswith("_f1"):
+            ax.set_yscale("log")
+        ax.set_xlabel("checkpoint bytes")
+        ax.set_title(label)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].plot([], [], "o", color="tab:blue", label="hash grid + MLP")
+    axes[0].plot([], [], "s", color="tab:orange", label="exact lattice (open: float16)")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--meshes", nargs="+", type=Path, default=[REPO / "data" / "raw"])
+    parser.add_argument("--configs", nargs="+", help="names (default: the whole sweep)")
+    parser.add_argument("--model", action="append", default=[], metavar="NAME=YAML",
+                        help="an extra configuration given inline (a model mapping)")  # fmt: skip
+    parser.add_argument("--resolution", type=int, default=256, help="extraction grid (256)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--plot", type=Path, help="write the figure here")
+    parser.add_argument("--fresh", action="store_true", help="ignore cached results")
+    parser.add_argument("--list", action="store_true", help="list the configurations")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configs = named_configs()
+    for item in args.model:
+        name, _, text = item.partition("=")
+        configs[name] = model_config(yaml.safe_load(text))
+    if args.list:
+        for name, config in configs.items():
+            print(name, json.dumps({k: v for k, v in config.items() if k != "training"}))
+        return 0
+    chosen = args.configs or list(sweep()) + [item.partition("=")[0] for item in args.model]
+    unknown = [name for name in chosen if name not in configs]
+    if unknown:
+        sys.exit(f"unknown configurations: {', '.join(unknown)} (see --list)")
+    set_threads(2)
+    rows = []
+    for folder in args.meshes:
+        cache = args.out / "samples" / folder.resolve().name
+        for obj, where in sample_meshes(folder, cache, args.seed).items():
+            for name in chosen:
+                run = args.out / "runs" / folder.resolve().name / name / obj
+                done = run / "metrics.json"
+                if args.fresh or not done.is_file():
+                    start = time.perf_counter()
+                    run_one(name, configs[name], where, run, args.seed, args.resolution)
+                    print(f"# {name} / {obj}: {time.perf_counter() - start:.0f} s",
+                          file=sys.stderr, flush=True)  # fmt: skip
+                rows.append({**json.loads(done.read_text()), "mesh_set": folder.name})
+    for folder in args.meshes:
+        mine = [r for r in rows if r["mesh_set"] == folder.name]
+        print(f"\n{folder} ({len({r['object'] for r in mine})} meshes): mean (worst)\n")
+        print(summarize(mine))
+    import pandas as pd
+
+    pd.DataFrame(rows).to_csv(args.out / "sweep.csv", index=False)
+    if args.plot:
+        plot(rows, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
