@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine:
 #   make run    create .venv, install everything, run the pipeline on data/raw
 #   make test   create .venv, install everything, lint, run the test suite
+#   make test-fast      lint, then every test except the real Snakemake runs (marked slow)
 #   make test-cluster   bring up a one-node SLURM (tests/cluster/slurm-up.sh), run the live
 #                       cluster test through the SLURM executor plugin, take SLURM down again
 SHELL := /bin/bash
@@ -16,7 +17,7 @@ SLURM_DIR ?= /tmp/neusdf-slurm
 # 1: a SLURM that cannot be installed or started is reported and skipped (exit 0), as in CI
 SLURM_UP_OPTIONAL ?= 0
 
-.PHONY: install run compare test test-cluster lint format bench bench-pipeline clean data
+.PHONY: install run compare test test-fast test-cluster lint format bench bench-pipeline clean data
 
 install: $(STAMP)
 
@@ -34,7 +35,7 @@ $(STAMP): requirements/base.txt requirements/dev.txt pyproject.toml
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=1
 
-# The model comparison (README "Model comparison"): every named model on the meshes in data/raw,
+# The model comparison (docs/models.md): every named model on the meshes in data/raw,
 # then results/models.csv and results/plots/models.png. RAW_DIR=... runs it on other meshes.
 COMPARE_MODELS ?= [hashgrid,hashgrid_small,reference_recipe,mlp,deepsdf,densegrid,exact_grid,exact_grid_small]
 RAW_DIR ?= data/raw
@@ -49,6 +50,9 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -q -m "not cluster"
+
+test-fast: lint
+	$(BIN)/pytest -q -m "not slow and not cluster"
 
 # SLURM is taken down whatever happens; the exit status is the test's (or slurm-up's).
 test-cluster: $(STAMP)

@@ -61,12 +61,17 @@ def needed_lipschitz(grid: np.ndarray, block: int) -> float:
     return float(nearest[hidden].max() / (math.sqrt(3) / 2 * block * h))
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this bench (parsed without running anything)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="+", type=Path)
     parser.add_argument("--resolution", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     print(
         "| object | dense CPU s | band CPU s | ratio | evaluated | closure nodes | same mesh "
         "| faces | L needed (B=16/8/4/2) |"

@@ -5,9 +5,9 @@ table and the MLP, batch 2**16 (``--train-batch``). Inference = encoding + MLP f
 grad, batch 2**18.
 Variants: the plain-PyTorch reference eagerly, the reference under ``torch.compile`` (forward and
 backward compiled; its table update is a compiled branch-free masked Adam over all parameters),
-and the fast numba kernel with its sparse Adam, as it runs now (idle OpenMP pools sleep) and as
-before issue 9 (``fast-before``: idle OpenMP pools spin, libgomp's default). Each variant runs in
-its own subprocess so the reported peak RSS is that variant's alone.
+and the fast numba kernel with its sparse Adam, as the package runs it (``fast``: idle OpenMP
+pools sleep) and with libgomp's default (``fast-spinning``: idle OpenMP pools spin). Each variant
+runs in its own subprocess so the reported peak RSS is that variant's alone.
 
 Usage::
 
@@ -32,6 +32,7 @@ sleeping_idle_threads()  # before torch loads OpenMP
 
 # isort: on
 import torch
+from options import comma_separated
 
 from neusdf.encoding.config import HashGridConfig
 from neusdf.encoding.module import HashGridEncoding
@@ -110,7 +111,7 @@ def run_variant(
         # per layer would otherwise be fresh, page-faulting 64 MB tensors).
         return torch.cat([head(chunk) for chunk in feats.split(INFER_MLP_CHUNK)])
 
-    if name in ("fast", "fast-before", "reference"):
+    if name in ("fast", "fast-spinning", "reference"):
         opt_enc = enc.make_optimizer(lr=lr, betas=betas, eps=eps)
 
         def train_step(x, target):
@@ -180,10 +181,10 @@ def run_in_subprocess(
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(name, n_train, n_infer, threads, train_batch, queue))
-    # "fast-before" = the fast backend before issue 9: OpenMP pools spinning while idle (libgomp's
+    # "fast-spinning" = the fast backend with OpenMP pools spinning while idle (libgomp's
     # default). The child inherits the environment, and neusdf leaves a set value alone.
     previous = os.environ.get("OMP_WAIT_POLICY")
-    if name == "fast-before":
+    if name == "fast-spinning":
         os.environ["OMP_WAIT_POLICY"] = "ACTIVE"
     try:
         proc.start()
@@ -287,28 +288,37 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+VARIANTS = ("reference", "reference+compile", "fast-spinning", "fast")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this bench (parsed without running anything)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps (rougher numbers)")
     parser.add_argument("--threads", type=int, default=None, help="torch/numba threads")
     parser.add_argument(
         "--variants",
-        default="reference,reference+compile,fast-before,fast",
-        help="comma-separated subset (default: %(default)s)",
+        type=comma_separated(VARIANTS, "variants"),
+        default=list(VARIANTS),
+        help=f"comma-separated subset of {','.join(VARIANTS)} (default: all)",
     )
     parser.add_argument("--train-batch", type=int, default=TRAIN_BATCH, help="points per step")
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     parser.add_argument(
         "--no-train-rule", action="store_true", help="skip timing the whole train stage"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     # Timed steps: training (2 warm-up steps not counted), inference (1 warm-up batch).
     steps = {"reference": (3, 2), "reference+compile": (4, 3), "fast": (12, 6)}
     if args.quick:
         steps = {"reference": (3, 2), "reference+compile": (3, 2), "fast": (6, 3)}
-    steps["fast-before"] = steps["fast"]
+    steps["fast-spinning"] = steps["fast"]
     rows = []
-    for name in args.variants.split(","):
+    for name in args.variants:
         n_train, n_infer = steps[name]
         start = time.perf_counter()
         rows.append(

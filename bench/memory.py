@@ -54,11 +54,16 @@ print(json.dumps({{"seconds": time.perf_counter() - t,
 """
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this bench (parsed without running anything)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, default=2_000_000)
     parser.add_argument("--out", default=None)
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     out = Path(args.out or tempfile.mkdtemp(prefix="neusdf-memory-"))
     out.mkdir(parents=True, exist_ok=True)
     from neusdf.tools.badinputs import write_large_mesh

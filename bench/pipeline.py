@@ -217,7 +217,8 @@ def format_results(new: dict, old: dict | None = None) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this bench (parsed without running anything)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raw-dir", type=Path, default=REPO / "data" / "raw")
     parser.add_argument("--objects", type=int, default=None, help="first N meshes only")
@@ -237,7 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scratch", type=Path, default=None, help="kept; default: a temp dir")
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here")
     parser.add_argument("--compare", type=Path, default=None, help="an earlier --json output")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     repo = args.repo.resolve()
     with tempfile.TemporaryDirectory(prefix="neusdf-bench-") as tmp:
         scratch = (args.scratch or Path(tmp)).resolve()

@@ -192,11 +192,16 @@ def speed_table(threads: int | None) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this bench (parsed without running anything)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None, help="threads (default: all)")
     parser.add_argument("--skip-speed", action="store_true", help="only the accuracy tables")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if not (MESHES / "MANIFEST.csv").is_file():
         print(f"shared meshes not found at {MESHES}", file=sys.stderr)
         return 1

@@ -21,7 +21,7 @@ run on an otherwise idle machine).
 Usage::
 
     python bench/training_curve.py                          # default recipes, data/raw (~10 min)
-    python bench/training_curve.py --recipes e6-s90,today --meshes ../shared/meshes
+    python bench/training_curve.py --recipes e6-s90,e20-250k --meshes ../shared/meshes
     python bench/training_curve.py --list                   # recipe names and settings
 """
 
@@ -43,6 +43,7 @@ sleeping_idle_threads()  # before torch loads OpenMP
 import numpy as np
 import torch
 import yaml
+from options import comma_separated
 
 from neusdf.config import workflow_config
 from neusdf.errors import NeusdfError
@@ -58,52 +59,54 @@ from neusdf.seeding import derive_seed
 REPO = Path(__file__).resolve().parent.parent
 MODEL = "hashgrid"
 # Overrides of config.yaml's models.hashgrid.training (and ``train_surface``, the sample count).
-# "today" is the recipe before issue 9: 20 epochs over the 250k + 250k training points.
-LEGACY_SURFACE = 250_000
-TODAY = {
+# Every recipe is written as a change of the base recipe ``e20-250k``: 20 plain epochs over a
+# sample file of 250k near-surface + 250k volume training points (10M point-steps).
+BASE_SURFACE = 250_000
+BASE_NAME = "e20-250k"
+BASE = {
     "epochs": 20, "batch_size": 16384, "lr_encoding": 0.01, "lr_network": 0.01,
     "lr_schedule": "cosine", "lr_final_factor": 0.01, "points_per_epoch": None,
     "surface_fraction": None,
 }  # fmt: skip
 RECIPES: dict[str, dict] = {
-    "today": TODAY,
-    "reference_recipe": {**TODAY, "batch_size": 65536, "lr_encoding": 0.001,
+    BASE_NAME: BASE,
+    "reference_recipe": {**BASE, "batch_size": 65536, "lr_encoding": 0.001,
                          "lr_network": 0.001, "lr_schedule": "constant", "lr_final_factor": 1.0},
-    "e10": {**TODAY, "epochs": 10},
-    "e6": {**TODAY, "epochs": 6},
-    "e4": {**TODAY, "epochs": 4},
-    "e3": {**TODAY, "epochs": 3},
-    "e6-s75": {**TODAY, "epochs": 6, "surface_fraction": 0.75},
-    "e6-s90": {**TODAY, "epochs": 6, "surface_fraction": 0.9},
-    "e8-s75": {**TODAY, "epochs": 8, "surface_fraction": 0.75},
-    "e8-s75-b32k": {**TODAY, "epochs": 8, "surface_fraction": 0.75, "batch_size": 32768},
-    "e5-s90": {**TODAY, "epochs": 5, "surface_fraction": 0.9},
-    "e6-s90-b32k": {**TODAY, "epochs": 6, "surface_fraction": 0.9, "batch_size": 32768},
-    "e4-s75": {**TODAY, "epochs": 4, "surface_fraction": 0.75},
-    "e12x250k": {**TODAY, "epochs": 12, "points_per_epoch": 250_000},
-    "e6-b8k": {**TODAY, "epochs": 6, "batch_size": 8192},
-    "e6-b32k": {**TODAY, "epochs": 6, "batch_size": 32768, "lr_encoding": 0.02,
+    "e10": {**BASE, "epochs": 10},
+    "e6": {**BASE, "epochs": 6},
+    "e4": {**BASE, "epochs": 4},
+    "e3": {**BASE, "epochs": 3},
+    "e6-s75": {**BASE, "epochs": 6, "surface_fraction": 0.75},
+    "e6-s90": {**BASE, "epochs": 6, "surface_fraction": 0.9},
+    "e8-s75": {**BASE, "epochs": 8, "surface_fraction": 0.75},
+    "e8-s75-b32k": {**BASE, "epochs": 8, "surface_fraction": 0.75, "batch_size": 32768},
+    "e5-s90": {**BASE, "epochs": 5, "surface_fraction": 0.9},
+    "e6-s90-b32k": {**BASE, "epochs": 6, "surface_fraction": 0.9, "batch_size": 32768},
+    "e4-s75": {**BASE, "epochs": 4, "surface_fraction": 0.75},
+    "e12x250k": {**BASE, "epochs": 12, "points_per_epoch": 250_000},
+    "e6-b8k": {**BASE, "epochs": 6, "batch_size": 8192},
+    "e6-b32k": {**BASE, "epochs": 6, "batch_size": 32768, "lr_encoding": 0.02,
                 "lr_network": 0.02},
-    "e6-lr2e-2": {**TODAY, "epochs": 6, "lr_encoding": 0.02, "lr_network": 0.02},
-    "e6-s90-lr2e-2": {**TODAY, "epochs": 6, "surface_fraction": 0.9, "lr_encoding": 0.02,
+    "e6-lr2e-2": {**BASE, "epochs": 6, "lr_encoding": 0.02, "lr_network": 0.02},
+    "e6-s90-lr2e-2": {**BASE, "epochs": 6, "surface_fraction": 0.9, "lr_encoding": 0.02,
                       "lr_network": 0.02},
-    "e6-s90-end1e-1": {**TODAY, "epochs": 6, "surface_fraction": 0.9, "lr_final_factor": 0.1},
-    "e7-s90": {**TODAY, "epochs": 7, "surface_fraction": 0.9},
+    "e6-s90-end1e-1": {**BASE, "epochs": 6, "surface_fraction": 0.9, "lr_final_factor": 0.1},
+    "e7-s90": {**BASE, "epochs": 7, "surface_fraction": 0.9},
     # Same point-steps as e6-s90 (6 epochs of 500k, 90 % near-surface), drawn from more distinct
     # near-surface points (the sample file's train_surface).
-    "s500k-e6": {**TODAY, "epochs": 6, "surface_fraction": 0.9, "points_per_epoch": 500_000,
+    "s500k-e6": {**BASE, "epochs": 6, "surface_fraction": 0.9, "points_per_epoch": 500_000,
                  "train_surface": 500_000},
-    "s1M-e6": {**TODAY, "epochs": 6, "surface_fraction": 0.9, "points_per_epoch": 500_000,
+    "s1M-e6": {**BASE, "epochs": 6, "surface_fraction": 0.9, "points_per_epoch": 500_000,
                "train_surface": 1_000_000},
-    "s2M-e6": {**TODAY, "epochs": 6, "surface_fraction": 0.9, "points_per_epoch": 500_000,
+    "s2M-e6": {**BASE, "epochs": 6, "surface_fraction": 0.9, "points_per_epoch": 500_000,
                "train_surface": 2_000_000},
-    "s1M-e5": {**TODAY, "epochs": 5, "surface_fraction": 0.9, "points_per_epoch": 500_000,
+    "s1M-e5": {**BASE, "epochs": 5, "surface_fraction": 0.9, "points_per_epoch": 500_000,
                "train_surface": 1_000_000},
 }  # fmt: skip
 # The recipe config.yaml's models.hashgrid.training and sample.train_surface hold
 # (tests/test_bench.py checks).
 CONFIG_DEFAULT = "s1M-e6"
-# The ones the README's table shows (all measured in one run, results kept in the cache).
+# The ones docs/performance.md's table shows (all measured in one run, results kept in the cache).
 DEFAULT_RECIPES = "e3,e4,e6,e6-s75,e8-s75,e5-s90,e6-s90,e6-s90-b32k,s500k-e6,s1M-e5,s1M-e6,s2M-e6"
 
 
@@ -115,11 +118,11 @@ def base_model_config() -> dict:
 
 def train_surface(recipe: dict) -> int:
     """Near-surface training points of the sample file a recipe trains on."""
-    return int(recipe.get("train_surface", LEGACY_SURFACE))
+    return int(recipe.get("train_surface", BASE_SURFACE))
 
 
 def prepare_samples(
-    meshes: Path, cache: Path, n_surface: int = LEGACY_SURFACE, seed: int = 0
+    meshes: Path, cache: Path, n_surface: int = BASE_SURFACE, seed: int = 0
 ) -> dict[str, Path]:
     """Normalize and sample every mesh of ``meshes`` into ``cache`` once per ``n_surface``
     (near-surface training points); {name: samples-s<n_surface>.h5}.
@@ -220,12 +223,12 @@ def summarize(name: str, rows: list[dict], points_per_second: dict) -> dict:
     }
 
 
-def format_table(summaries: list[dict], today_seconds: float) -> str:
-    """Markdown table sorted by seconds; "x today" divides by today's recipe's loop seconds
+def format_table(summaries: list[dict], base_seconds: float) -> str:
+    """Markdown table sorted by seconds; "x base" divides by the base recipe's loop seconds
     (its 10M point-steps at the measured rate)."""
-    base = today_seconds
+    base = base_seconds
     lines = [
-        "| recipe | settings | M point-steps | loop s | x today | measured s (loaded) "
+        f"| recipe | settings | M point-steps | loop s | x {BASE_NAME} | measured s (loaded) "
         "| F1 surface (min) | F1 volume (min) |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
@@ -240,9 +243,9 @@ def format_table(summaries: list[dict], today_seconds: float) -> str:
 
 
 def describe(recipe: dict) -> str:
-    """Short text of the settings that differ from ``today``."""
-    diff = {k: v for k, v in recipe.items() if TODAY.get(k) != v}
-    return ", ".join(f"{k}={v}" for k, v in diff.items()) or "(the default before issue 9)"
+    """Short text of the settings that differ from the base recipe."""
+    diff = {k: v for k, v in recipe.items() if BASE.get(k) != v}
+    return ", ".join(f"{k}={v}" for k, v in diff.items()) or "(the base: 20 epochs, 250k + 250k)"
 
 
 def plot(summaries: list[dict], path: Path, title: str) -> None:
@@ -268,31 +271,38 @@ def plot(summaries: list[dict], path: Path, title: str) -> None:
     fig.savefig(path)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this bench (parsed without running anything)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--meshes", type=Path, default=REPO / "data" / "raw")
     parser.add_argument("--cache", type=Path, default=None, help="default bench/out/curve-<dir>")
-    parser.add_argument("--recipes", default=DEFAULT_RECIPES, help="comma-separated names")
+    parser.add_argument(
+        "--recipes",
+        type=comma_separated(RECIPES, "recipes"),
+        default=DEFAULT_RECIPES.split(","),
+        help="comma-separated names (--list)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fresh", action="store_true", help="ignore stored results")
     parser.add_argument("--plot", type=Path, default=None, help="PNG path (default: none)")
     parser.add_argument("--list", action="store_true", help="print the recipes and exit")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.list:
         for name, recipe in RECIPES.items():
             print(f"{name}: {describe(recipe)}")
         return 0
     torch.set_num_threads(args.threads)
     cache = args.cache or REPO / "bench" / "out" / f"curve-{args.meshes.resolve().name}"
-    names = args.recipes.split(",")
-    unknown = [n for n in names if n not in RECIPES]
-    if unknown:
-        parser.error(f"unknown recipes {unknown}; see --list")
-    with_today = names if "today" in names else [*names, "today"]
-    counts = sorted({train_surface(RECIPES[n]) for n in with_today})
+    names = args.recipes
+    with_base = names if BASE_NAME in names else [*names, BASE_NAME]
+    counts = sorted({train_surface(RECIPES[n]) for n in with_base})
     sample_sets = {n: prepare_samples(args.meshes, cache, n, args.seed) for n in counts}
-    samples = sample_sets[LEGACY_SURFACE]
+    samples = sample_sets[BASE_SURFACE]
     store = cache / "results.json"
     results = {} if args.fresh or not store.is_file() else json.loads(store.read_text())
     for name in names:
@@ -305,18 +315,18 @@ def main(argv: list[str] | None = None) -> int:
             store.write_text(json.dumps(results, indent=1))
             print(f"# {key}: {row['seconds']:.1f} s  F1 surface {row['f1_surface']:.4f} "
                   f"volume {row['f1_volume']:.4f}", file=sys.stderr)  # fmt: skip
-    batch_sizes = sorted({RECIPES[n]["batch_size"] for n in names} | {TODAY["batch_size"]})
+    batch_sizes = sorted({RECIPES[n]["batch_size"] for n in names} | {BASE["batch_size"]})
     speed = throughput(next(iter(samples.values())), batch_sizes, args.threads)
     summaries = [
         summarize(n, [results[f"{n}/{m}"] for m in samples], speed)
-        for n in with_today
+        for n in with_base
         if all(f"{n}/{m}" in results for m in samples)
     ]
     print(f"{len(samples)} meshes from {args.meshes}; fast backend, {args.threads} threads; "
           f"torch {torch.__version__}; loop points/s by batch size (measured now): "
           + ", ".join(f"{b}: {v:,.0f}" for b, v in speed.items()))  # fmt: skip
-    today_points = 500_000 * TODAY["epochs"]  # the default sample counts
-    print(format_table(summaries, today_points / speed[TODAY["batch_size"]]))
+    base_points = 500_000 * BASE["epochs"]  # all 250k + 250k points of its file, every epoch
+    print(format_table(summaries, base_points / speed[BASE["batch_size"]]))
     if args.plot:
         rate = ", ".join(f"batch {b}: {v:,.0f}" for b, v in speed.items())
         title = (

@@ -1,4 +1,4 @@
-# The model comparison (issue 11): results/summary.csv -> one row per model, and its figure.
+# The model comparison: results/summary.csv -> one row per model, and its figure (docs/models.md).
 # Always made, even for one model; `make compare` runs every named model.
 
 

@@ -205,3 +205,17 @@ def saved(tmp_path, kind: str, storage: str = "float32"):
     path = tmp_path / f"{kind}-{storage}.safetensors"
     save_checkpoint(path, model, "m", NORMALIZATION, {**TRAINING, "kind": kind})
     return path, model
+
+
+def bench_module(name: str):
+    """``bench/<name>.py`` imported by path, as ``python bench/<name>.py`` would see it (its
+    folder on ``sys.path``, for the benches' shared ``options``); its ``main`` is not run."""
+    import importlib.util
+
+    folder = str(REPO / "bench")
+    if folder not in sys.path:
+        sys.path.append(folder)
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,11 +1,13 @@
-"""The bench commands the README shows, run as dry runs (real subprocesses, no training)."""
+"""The bench scripts' command lines and the recipe table that chose the default."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from tests.helpers import REPO
+import yaml
+
+from tests.helpers import REPO, bench_module
 
 
 def _run(*args: str) -> str:
@@ -16,33 +18,30 @@ def _run(*args: str) -> str:
 
 
 def test_training_curve_lists_its_recipes(tmp_path):
-    # The README's options parse (--list stops before sampling or training).
+    # --list stops before sampling or training, whatever else is given.
     plot = tmp_path / "curve.png"
     out = _run(
         "bench/training_curve.py", "--list", "--meshes", "../shared/meshes", "--plot", str(plot)
     )
     assert not plot.exists()
     names = [line.split(":")[0] for line in out.splitlines()]
-    assert names[:2] == ["today", "reference_recipe"]
-    assert "today: (the default before issue 9)" in out.splitlines()
+    assert names[:2] == ["e20-250k", "reference_recipe"]
+    assert "e20-250k: (the base: 20 epochs, 250k + 250k)" in out.splitlines()
+    assert "e6-s90: epochs=6, surface_fraction=0.9" in out.splitlines()
 
 
 def test_hashgrid_bench_takes_the_train_batch_option():
     out = _run("bench/hashgrid.py", "--help")
-    assert "--train-batch" in out and "fast-before" in out
+    assert "--train-batch" in out and "fast-spinning" in out
 
 
-def test_config_default_is_the_recipe_the_readme_table_chose():
-    import importlib.util
-
-    import yaml
-
-    spec = importlib.util.spec_from_file_location("curve", REPO / "bench" / "training_curve.py")
-    curve = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(curve)
+def test_config_default_is_the_recipe_the_performance_table_chose():
+    curve = bench_module("training_curve")
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     chosen = dict(curve.RECIPES[curve.CONFIG_DEFAULT])
     assert config["sample"]["train_surface"] == chosen.pop("train_surface")
     training = config["models"]["hashgrid"]["training"]
     assert {key: training[key] for key in chosen} == chosen
-    assert f"| {curve.CONFIG_DEFAULT} |" in (REPO / "README.md").read_text()
+    table = (REPO / "docs" / "performance.md").read_text()
+    settings = curve.describe(curve.RECIPES[curve.CONFIG_DEFAULT])
+    assert f"| {curve.CONFIG_DEFAULT} | {settings} |" in table

@@ -53,8 +53,8 @@ def test_failed_objects_are_listed_but_not_averaged(tmp_path):
     assert frame.loc[frame.object == "good", "surface_f1"].item() == pytest.approx(0.9)
 
 
-def test_readme_lists_exactly_the_summary_columns():
+def test_outputs_doc_lists_exactly_the_summary_columns():
     from neusdf.evaluation.record import markdown_table
     from tests.helpers import REPO
 
-    assert markdown_table() in (REPO / "README.md").read_text()
+    assert markdown_table() in (REPO / "docs" / "outputs.md").read_text()
