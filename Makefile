@@ -37,7 +37,7 @@ run: $(STAMP)
 
 # The model comparison (docs/models.md): every named model on the meshes in data/raw,
 # then results/models.csv and results/plots/models.png. RAW_DIR=... runs it on other meshes.
-COMPARE_MODELS ?= [hashgrid,hashgrid_small,reference_recipe,mlp,deepsdf,densegrid,exact_grid,exact_grid_small]
+COMPARE_MODELS ?= [hashgrid,hashgrid_tiny,hashgrid_tcnn,reference_recipe,mlp,deepsdf,densegrid,exact_grid,exact_grid_small,exact_grid_tiny]
 RAW_DIR ?= data/raw
 compare: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 --config 'run_models=$(COMPARE_MODELS)' raw_dir=$(RAW_DIR)

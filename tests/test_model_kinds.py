@@ -174,7 +174,7 @@ def test_schema_defaults_kind_to_hashgrid_and_rejects_foreign_keys():
 
 def test_config_yaml_models_all_validate():
     models = yaml.safe_load((REPO / "config.yaml").read_text())["models"]
-    assert {"hashgrid", "hashgrid_small", "reference_recipe", "mlp", "deepsdf"} <= set(models)
+    assert {"hashgrid", "hashgrid_tiny", "hashgrid_tcnn", "reference_recipe", "mlp"} <= set(models)
     kinds = set()
     for config in models.values():
         validate(config, MODEL_SCHEMA)
@@ -245,44 +245,19 @@ def test_kind_through_train_and_evaluate_stages(kind, sphere_object, tmp_path):
         )
 
 
-def test_config_hashgrid_small_checkpoint_is_at_most_a_megabyte(tmp_path):
-    """The compact model of the comparison stays <= 10^6 bytes on disk."""
-    from neusdf.config import model_config
+@pytest.mark.parametrize(("name", "limit"), [("hashgrid", 1_000_000), ("hashgrid_tiny", 100_000)])
+def test_config_default_and_tiny_checkpoints_fit_their_byte_budgets(tmp_path, name, limit):
+    """The default model stays <= 10^6 bytes on disk, the tiny one <= 10^5; the exact lattices
+    they are compared with are within 10 % of their bytes."""
+    from neusdf.config import workflow_config
 
-    config = model_config(
-        yaml.safe_load((REPO / "config.yaml").read_text())["models"]["hashgrid_small"]
-    )
-    model = build_model(config, backend="fast", seed=0)
-    size = save_checkpoint(
-        tmp_path / "small.safetensors",
-        model,
-        "hashgrid_small",
-        {"center": [0, 0, 0], "scale": 1.0},
-        {"seconds": 1.0},
-    )
-    assert 900_000 < size <= 1_000_000
+    models = workflow_config(yaml.safe_load((REPO / "config.yaml").read_text()))["models"]
 
+    def size(model_name):
+        model = build_model(models[model_name], backend="fast", seed=0)
+        return save_checkpoint(tmp_path / f"{model_name}.safetensors", model, model_name,
+                               {"center": [0, 0, 0], "scale": 1.0}, {"seconds": 1.0})  # fmt: skip
 
-def test_prior_lattice_is_filled_exactly_and_the_network_trains_on_top(tmp_path):
-    """A hash grid on a prior lattice: the lattice holds the exact SDF at its nodes and never
-    changes in training, the output is network + lattice, and training lowers the loss."""
-    from tests.helpers import TINY_CONFIGS
-
-    config = copy.deepcopy(TINY_CONFIGS["hashgrid_prior"])
-    config["training"]["epochs"] = 6
-    model = build_model(config, backend="fast", seed=3)
-    assert model.needs_ground_truth and model.trainable
-    model.fill(lambda p: sphere_sdf(p, 0.6))
-    nodes = lattice_points(9)
-    np.testing.assert_allclose(predict_sdf(model.prior, nodes), sphere_sdf(nodes, 0.6), atol=1e-6)
-    before = model.prior.values.detach().clone()
-    points, sdf = sphere_training_set()
-    result = train_sdf(model, points, sdf, config["training"], seed=0, progress=False)
-    assert torch.equal(model.prior.values, before)
-    losses = [row["loss"] for row in result.history]
-    assert losses[-1] < 0.7 * losses[0], losses
-    probe = torch.as_tensor(points[:500])
-    with torch.no_grad():
-        torch.testing.assert_close(
-            model(probe), model.trained_part(probe) + model.fixed_part(probe), rtol=0, atol=0
-        )
+    lattice = {"hashgrid": "exact_grid_small", "hashgrid_tiny": "exact_grid_tiny"}[name]
+    assert size(name) <= limit
+    assert 0.9 * size(name) < size(lattice) <= size(name)  # the lattice of the same bytes

@@ -180,13 +180,15 @@ def test_bad_config_stops_before_any_job_naming_the_key(workdir):
 
 COMPARE_MODELS = [
     "hashgrid",
-    "hashgrid_small",
+    "hashgrid_tiny",
+    "hashgrid_tcnn",
     "reference_recipe",
     "mlp",
     "deepsdf",
     "densegrid",
     "exact_grid",
     "exact_grid_small",
+    "exact_grid_tiny",
 ]
 
 
@@ -200,7 +202,7 @@ def test_make_compare_runs_every_named_model(tmp_path):
     )  # fmt: skip
     line = [ln for ln in make.stdout.splitlines() if "snakemake" in ln][-1]
     assert "--config 'run_models=[" + ",".join(COMPARE_MODELS) + "]'" in line
-    subset = "[hashgrid,hashgrid_small,exact_grid,exact_grid_small]"
+    subset = "[hashgrid,hashgrid_tiny,exact_grid_small,exact_grid_tiny]"
     make = subprocess.run(
         ["make", "--dry-run", "--always-make", "compare", venv, f"COMPARE_MODELS={subset}"],
         cwd=REPO, capture_output=True, text=True, check=True,
@@ -219,7 +221,7 @@ def test_make_compare_runs_every_named_model(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout + proc.stderr
     for rule in ("train", "extract", "evaluate", "plot_slices"):
-        assert re.search(rf"^{rule}\s+8$", text, re.MULTILINE), rule
+        assert re.search(rf"^{rule}\s+{len(COMPARE_MODELS)}$", text, re.MULTILINE), rule
     assert re.search(r"^compare_models\s+1$", text, re.MULTILINE)
 
 

@@ -20,7 +20,7 @@ ROW_BLOCK = 64
 
 @njit(parallel=True, fastmath=False, error_model="numpy", cache=True, nogil=True)
 def mlp_forward(x, weights, biases, skip_layer, output_tanh, out):
-    """Evaluate an MLP row by row.
+    """Evaluate an MLP on rows of inputs.
 
     Parameters
     ----------
@@ -37,38 +37,52 @@ def mlp_forward(x, weights, biases, skip_layer, output_tanh, out):
         tanh on the output.
     out : (N,) float32
         Written.
+
+    Notes
+    -----
+    A block of ``ROW_BLOCK`` rows is one task; within it, each weight row ``w[k]`` is loaded once
+    and added into every row's accumulators (the loop over outputs vectorises). Each output
+    still sums its inputs in ascending ``k`` from its bias, so a row's bits do not depend on the
+    other rows of its block.
     """
     n = x.shape[0]
     n_layers = len(weights)
-    width = 1
+    width = x.shape[1] + 3
     for w in weights:
-        width = max(width, w.shape[1])
+        width = max(width, w.shape[1] + 3)
     for block in prange((n + ROW_BLOCK - 1) // ROW_BLOCK):
-        current = np.empty(max(width, x.shape[1]) + 3, dtype=np.float32)
-        following = np.empty(max(width, x.shape[1]) + 3, dtype=np.float32)
-        for row in range(block * ROW_BLOCK, min((block + 1) * ROW_BLOCK, n)):
-            n_current = x.shape[1]
+        first = block * ROW_BLOCK
+        rows = min(ROW_BLOCK, n - first)
+        current = np.empty((ROW_BLOCK, width), dtype=np.float32)
+        following = np.empty((ROW_BLOCK, width), dtype=np.float32)
+        n_current = x.shape[1]
+        for r in range(rows):
             for k in range(n_current):
-                current[k] = x[row, k]
-            for layer in range(n_layers):
-                w = weights[layer]
-                b = biases[layer]
-                if layer == skip_layer:
+                current[r, k] = x[first + r, k]
+        for layer in range(n_layers):
+            w = weights[layer]
+            b = biases[layer]
+            if layer == skip_layer:
+                for r in range(rows):
                     for k in range(3):
-                        current[n_current + k] = x[row, k]
-                    n_current += 3
-                n_out = w.shape[1]
+                        current[r, n_current + k] = x[first + r, k]
+                n_current += 3
+            n_out = w.shape[1]
+            for r in range(rows):
                 for j in range(n_out):
-                    following[j] = b[j] if b.shape[0] else np.float32(0.0)
-                for k in range(n_current):
-                    value = current[k]
+                    following[r, j] = b[j] if b.shape[0] else np.float32(0.0)
+            for k in range(n_current):
+                w_k = w[k]
+                for r in range(rows):
+                    value = current[r, k]
                     for j in range(n_out):
-                        following[j] += value * w[k, j]
-                if layer < n_layers - 1:
-                    for j in range(n_out):
-                        current[j] = max(following[j], np.float32(0.0))
-                else:
-                    for j in range(n_out):
-                        current[j] = following[j]
-                n_current = n_out
-            out[row] = np.tanh(current[0]) if output_tanh else current[0]
+                        following[r, j] += value * w_k[j]
+            relu = layer < n_layers - 1
+            for r in range(rows):
+                for j in range(n_out):
+                    current[r, j] = (
+                        max(following[r, j], np.float32(0.0)) if relu else following[r, j]
+                    )
+            n_current = n_out
+        for r in range(rows):
+            out[first + r] = np.tanh(current[r, 0]) if output_tanh else current[r, 0]
