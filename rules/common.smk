@@ -33,12 +33,12 @@ for _model in MODELS:
 # Backend, device and threads of each stage's jobs: `compute` with the stage's overrides.
 COMPUTE = {
     stage: asdict(Compute.for_stage(config, stage))
-    for stage in ("sample", "train", "extract", "evaluate", "plot")
+    for stage in ("sample", "train", "extract", "evaluate", "plot", "render")
 }
 
 
 # One object's per-object jobs (normalize, sample, and per model train, extract, plot_slices,
-# evaluate) form one connected group; a cluster executor submits each group (or, with
+# evaluate, render) form one connected group; a cluster executor submits each group (or, with
 # --group-components object=N, N of them) as a single job. Local runs ignore groups.
 OBJECT_GROUP = "object"
 
@@ -70,6 +70,13 @@ def all_plots(wildcards):
     return expand("results/plots/{model}/{obj}.png", model=MODELS, obj=sorted(OBJECTS))
 
 
+def all_renders(wildcards):
+    """Every (model, object) picture."""
+    return expand(
+        "results/renders/{model}/{obj}.png", model=MODELS, obj=sorted(OBJECTS)
+    )
+
+
 def failure_records(wildcards=None):
     """Failure records (written by failed jobs) of the current objects and models."""
     return find_failure_records(OBJECTS, MODELS)
@@ -98,3 +105,16 @@ def write_summary_after_failures():
         f"neusdf: {len(failures)} failed job(s) listed in results/summary.csv",
         file=sys.stderr,
     )
+
+
+def write_gallery_after_failures():
+    """Write results/gallery.html from the summary written after failures and the pictures
+    that exist, so that the failed objects are listed with their reason."""
+    from neusdf.pipeline.render import write_gallery
+
+    if failure_records() and Path("results/summary.csv").is_file():
+        write_gallery(
+            "results/summary.csv",
+            "results/renders/{model}/{obj}.png",
+            "results/gallery.html",
+        )

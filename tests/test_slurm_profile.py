@@ -16,7 +16,9 @@ import pytest
 from tests.conftest import REPO
 from tests.test_workflow import TINY_CONFIG, make_workdir, snakemake_command
 
-PER_OBJECT_RULES = ("normalize", "sample", "train", "extract", "plot_slices", "evaluate")
+PER_OBJECT_RULES = (
+    "normalize", "sample", "train", "extract", "plot_slices", "evaluate", "render",
+)  # fmt: skip
 # The Snakefile's `localrules:` (run on the submitting machine, never submitted).
 LOCAL_RULES = set(
     re.search(r"^localrules:\n((?:    \w+,\n)+)", (REPO / "Snakefile").read_text(), re.M)
