@@ -89,7 +89,8 @@ def write_gallery(summary_csv: str, render_pattern: str, html_out: str) -> int:
     from neusdf.evaluation.gallery import GalleryEntry, gallery_html
     from neusdf.io import atomic_path
 
-    summary = pd.read_csv(summary_csv, keep_default_na=False, na_values=[""])
+    # Text as written (empty stays ""); scores of failed rows are empty and read as NaN below.
+    summary = pd.read_csv(summary_csv, keep_default_na=False)
     entries = []
     for row in summary.itertuples(index=False):
         picture = Path(render_pattern.format(model=row.model, obj=row.object))
@@ -101,8 +102,8 @@ def write_gallery(summary_csv: str, render_pattern: str, html_out: str) -> int:
                 surface_f1=_number(row.surface_f1),
                 chamfer_l1=_number(row.chamfer_l1),
                 picture=picture if picture.is_file() and not failed else None,
-                failed_stage=str(row.failed_stage or "") if failed else "",
-                error=str(row.error or "") if failed else "",
+                failed_stage=str(row.failed_stage) if failed else "",
+                error=str(row.error) if failed else "",
             )
         )
     with atomic_path(html_out) as tmp:
