@@ -277,6 +277,12 @@ def workdir(tmp_path_factory) -> Path:
     config["run_models"] = ["hashgrid"]
     config["models"] = {"hashgrid": copy.deepcopy(TINY_MODEL)}
     config["extract"]["resolution"] = 64
+    # Enough points and levels for a reconstruction whose outline follows the input's.
+    config["sample"].update(train_surface=20000, train_volume=20000)
+    model = config["models"]["hashgrid"]
+    model["encoding"].update(n_levels=6, finest_resolution=64, log2_hashmap_size=14)
+    model["network"]["n_neurons"] = 32
+    model["training"].update(epochs=8, batch_size=2048)
     config["render"] = {"size": 96, "trace_size": 48, "threads": 1}
     work = make_workdir(tmp_path_factory.mktemp("render"), config)
     proc = run_snakemake(work)
@@ -454,3 +460,12 @@ def test_render_command_options_and_one_line_errors(workdir):
         assert len(errors) == 1 and fragment in errors[0], (args, proc.stderr)
         assert "Traceback" not in proc.stderr
     assert not (workdir / "x.png").exists()
+
+
+def test_view_names_agree_across_renderer_schema_and_command():
+    from neusdf.cli import VIEW_NAMES, render_defaults
+    from neusdf.config import CONFIG_SCHEMA, load_schema
+
+    schema = load_schema(CONFIG_SCHEMA)["properties"]["render"]["properties"]["views"]
+    assert tuple(render.VIEWS) == VIEW_NAMES == tuple(schema["items"]["enum"])
+    assert set(render_defaults()["views"]) <= set(VIEW_NAMES)
