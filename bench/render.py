@@ -7,7 +7,8 @@ each view with both renderers, with the same orthographic cameras, and prints, p
 * seconds per object (the two meshes, every view; PyVista's first picture, which sets up its
   OpenGL context, is reported on its own line),
 * whether the same input gives the same bytes twice,
-* the silhouette IoU between the two renderers' pictures (how far they agree),
+* how far the two renderers' pictures agree: the smallest silhouette IoU over the pictures and
+  the pixels covered by one and not the other away from silhouette edges,
 * the installed size of what the renderer needs beyond the pipeline's requirements.
 
 It also times the whole picture of the render stage (``comparison_sheet``: the four columns,
@@ -91,12 +92,23 @@ class PyVistaRenderer:
                 view.parallel_projection = True
                 view.parallel_scale = camera.half_width  # half the image height
                 view.clipping_range = (1e-3, 100.0)
+                self.plotter.render()  # a screenshot alone shows the last rendered camera
                 out.append(np.asarray(self.plotter.screenshot(return_img=True))[..., :3].copy())
         return out
 
 
 def silhouette(picture: np.ndarray) -> np.ndarray:
     return (picture < 250).any(axis=2)
+
+
+def far_from_edges(a: np.ndarray, b: np.ndarray) -> int:
+    """Pixels covered in one silhouette and not the other, more than one pixel from an edge of
+    ``a`` (edge pixels depend on each rasteriser's sampling rule)."""
+    padded = np.pad(a, 1, mode="edge")
+    window = [padded[1 + dy : 1 + dy + a.shape[0], 1 + dx : 1 + dx + a.shape[1]]
+              for dy in (-1, 0, 1) for dx in (-1, 0, 1)]  # fmt: skip
+    uniform = np.all([w == a for w in window], axis=0)
+    return int(((a != b) & uniform).sum())
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -181,9 +193,9 @@ def main(argv: list[str] | None = None) -> int:
             row["pyvista_same"] = all(
                 np.array_equal(a, b) for a, b in zip(theirs, pv_again, strict=True)
             )
-            row["iou"] = min(
-                iou(silhouette(a), silhouette(b)) for a, b in zip(ours, theirs, strict=True)
-            )
+            pairs = [(silhouette(a), silhouette(b)) for a, b in zip(ours, theirs, strict=True)]
+            row["iou"] = min(iou(a, b) for a, b in pairs)
+            row["far"] = sum(far_from_edges(a, b) for a, b in pairs)
         rows.append(row)
     print(format_table(rows, own_first, pyvista_first, args))
     return 0
@@ -196,8 +208,8 @@ def format_table(rows: list[dict], own_first: float, pyvista_first: float | None
     head = "| object | faces | own s | sheet s |"
     rule = "|---|---:|---:|---:|"
     if with_pyvista:
-        head += " PyVista s | ratio | silhouette IoU (min) |"
-        rule += "---:|---:|---:|"
+        head += " PyVista s | ratio | silhouette IoU (min) | differing px off edges |"
+        rule += "---:|---:|---:|---:|"
     lines = [
         f"# {len(args.views.split(','))} views of {args.size} px, input + extracted mesh, "
         f"{args.threads} threads; median of {args.repeats}",
@@ -208,14 +220,14 @@ def format_table(rows: list[dict], own_first: float, pyvista_first: float | None
         line = f"| {row['object']} | {row['faces']:,} | {row['own_s']:.3f} | {row['sheet_s']:.2f} |"
         if with_pyvista:
             ratio = row["pyvista_s"] / row["own_s"]
-            line += f" {row['pyvista_s']:.3f} | {ratio:.1f}x | {row['iou']:.4f} |"
+            line += f" {row['pyvista_s']:.3f} | {ratio:.1f}x | {row['iou']:.4f} | {row['far']} |"
         lines.append(line)
     own_mean = statistics.mean(r["own_s"] for r in rows)
     sheet_mean = statistics.mean(r["sheet_s"] for r in rows)
     line = f"| mean | | {own_mean:.3f} | {sheet_mean:.2f} |"
     if with_pyvista:
         pv_mean = statistics.mean(r["pyvista_s"] for r in rows)
-        line += f" {pv_mean:.3f} | {pv_mean / own_mean:.1f}x | |"
+        line += f" {pv_mean:.3f} | {pv_mean / own_mean:.1f}x | | |"
     lines.append(line)
     lines.append("")
     lines.append("| renderer | first call s | same bytes twice | extra install MiB |")
