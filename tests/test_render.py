@@ -469,3 +469,15 @@ def test_view_names_agree_across_renderer_schema_and_command():
     schema = load_schema(CONFIG_SCHEMA)["properties"]["render"]["properties"]["views"]
     assert tuple(render.VIEWS) == VIEW_NAMES == tuple(schema["items"]["enum"])
     assert set(render_defaults()["views"]) <= set(VIEW_NAMES)
+
+
+@pytest.mark.slow
+def test_renderer_bench_runs_on_a_real_run(workdir):
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "render.py"), "--results", "results", "--size",
+         "32", "--repeats", "1", "--no-pyvista"],
+        capture_output=True, text=True, cwd=workdir, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "| sphere |" in proc.stdout and "| torus |" in proc.stdout
+    assert "| neusdf (numba) |" in proc.stdout and "| True |" in proc.stdout
