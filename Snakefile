@@ -22,6 +22,7 @@ localrules:
     aggregate,
     plot_summary,
     compare_models,
+    gallery,
 
 
 include: "rules/common.smk"
@@ -33,6 +34,7 @@ include: "rules/evaluate.smk"
 include: "rules/aggregate.smk"
 include: "rules/plot.smk"
 include: "rules/compare.smk"
+include: "rules/render.smk"
 
 
 rule all:
@@ -44,6 +46,8 @@ rule all:
         "results/models.csv",
         "results/plots/models.png",
         all_plots,
+        all_renders,
+        "results/gallery.html",
 
 
 onsuccess:
@@ -53,4 +57,5 @@ onsuccess:
 # With --keep-going, failed objects must still appear in the summary (status, stage, reason).
 onerror:
     write_summary_after_failures()
+    write_gallery_after_failures()
     announce_outcome()

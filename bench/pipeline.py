@@ -6,7 +6,7 @@ Run: ``python bench/pipeline.py [--raw-dir data/raw] [--objects N] [--config key
 1. runs the real workflow (``snakemake --directory <scratch> --snakefile <repo>/Snakefile``) on the
    first N meshes of ``--raw-dir`` and reads every job's ``results/benchmarks/**.tsv``: mean wall
    seconds and max peak RSS per stage, and the per-object total (normalize + sample + train +
-   extract + evaluate + plot, summed per object, then averaged over objects);
+   extract + evaluate + plot + render, summed per object, then averaged over objects);
 2. times ``snakemake -n`` on ``--dag-objects`` copies (symlinks) of one small mesh;
 3. times the aggregation (a fresh Python process running ``write_summary``, as the aggregate job
    does) over that many synthetic metrics files.
@@ -31,7 +31,7 @@ from pathlib import Path
 from neusdf.mesh.formats import SUPPORTED_EXTENSIONS
 
 REPO = Path(__file__).resolve().parent.parent
-STAGES = ("normalize", "sample", "train", "extract", "evaluate", "plot")
+STAGES = ("normalize", "sample", "train", "extract", "evaluate", "plot", "render")
 
 AGGREGATE = """
 import sys, time
@@ -115,9 +115,11 @@ def read_benchmarks(scratch: Path) -> dict[str, dict[str, tuple[float, float, fl
 def stage_table(bench: dict) -> dict:
     """Per-stage mean wall and CPU seconds and max peak RSS over the objects that finished every
     stage, and the mean per-object total."""
-    objects = sorted(set.intersection(*(set(bench[s]) for s in STAGES)))
+    # Stages of this run (a checkout from before a stage existed has no benchmarks for it).
+    stages = [s for s in STAGES if bench[s]] or list(STAGES)
+    objects = sorted(set.intersection(*(set(bench[s]) for s in stages)))
     table = {}
-    for stage in STAGES:
+    for stage in stages:
         rows = [bench[stage][obj] for obj in objects]
         if rows:
             table[stage] = {
@@ -125,8 +127,8 @@ def stage_table(bench: dict) -> dict:
                 "mean_cpu_s": sum(r[2] for r in rows) / len(rows),
                 "max_rss_mib": max(r[1] for r in rows),
             }
-    totals = [sum(bench[s][obj][0] for s in STAGES) for obj in objects]
-    cpu = [sum(bench[s][obj][2] for s in STAGES) for obj in objects]
+    totals = [sum(bench[s][obj][0] for s in stages) for obj in objects]
+    cpu = [sum(bench[s][obj][2] for s in stages) for obj in objects]
     table["total per object"] = {
         "mean_s": sum(totals) / len(totals) if totals else float("nan"),
         "mean_cpu_s": sum(cpu) / len(cpu) if cpu else float("nan"),

@@ -35,13 +35,13 @@ for _model in MODELS:
 # job starts), so changing where jobs run never replans finished ones.
 COMPUTE = {
     stage: Compute.for_stage(config, stage)
-    for stage in ("sample", "train", "extract", "evaluate", "plot")
+    for stage in ("sample", "train", "extract", "evaluate", "plot", "render")
 }
 
 # What a stage computes, without where (the placement keys a stage section may carry).
 SETTINGS = {
     stage: {k: v for k, v in config[stage].items() if k not in COMPUTE_KEYS}
-    for stage in ("sample", "extract", "evaluate", "plot")
+    for stage in ("sample", "extract", "evaluate", "plot", "render")
 }
 
 # What code each rule runs (a hash of the package modules its stage imports, docstrings and
@@ -55,6 +55,8 @@ CODE = {
         "extract": "neusdf.pipeline.extract",
         "evaluate": "neusdf.pipeline.evaluate",
         "plot": "neusdf.pipeline.plot",
+        "render": "neusdf.pipeline.render",
+        "gallery": "neusdf.pipeline.render",
         "aggregate": "neusdf.evaluation.summary",
         "compare_models": "neusdf.evaluation.comparison",
     }.items()
@@ -62,7 +64,7 @@ CODE = {
 
 
 # One object's per-object jobs (normalize, sample, and per model train, extract, plot_slices,
-# evaluate) form one connected group; a cluster executor submits each group (or, with
+# evaluate, render) form one connected group; a cluster executor submits each group (or, with
 # --group-components object=N, N of them) as a single job. Local runs ignore groups.
 OBJECT_GROUP = "object"
 
@@ -92,6 +94,13 @@ def all_metrics(wildcards):
 def all_plots(wildcards):
     """Every (model, object) slice figure."""
     return expand("results/plots/{model}/{obj}.png", model=MODELS, obj=sorted(OBJECTS))
+
+
+def all_renders(wildcards):
+    """Every (model, object) picture."""
+    return expand(
+        "results/renders/{model}/{obj}.png", model=MODELS, obj=sorted(OBJECTS)
+    )
 
 
 def failure_records(wildcards=None):
@@ -130,3 +139,16 @@ def announce_outcome():
 
     if Path("results/summary.csv").is_file():
         print("\n".join(outcome_lines("results/summary.csv")), file=sys.stderr)
+
+
+def write_gallery_after_failures():
+    """Write results/gallery.html from the summary written after failures and the pictures
+    that exist, so that the failed objects are listed with their reason."""
+    from neusdf.pipeline.render import write_gallery
+
+    if failure_records() and Path("results/summary.csv").is_file():
+        write_gallery(
+            "results/summary.csv",
+            "results/renders/{model}/{obj}.png",
+            "results/gallery.html",
+        )

@@ -5,7 +5,7 @@ from neusdf.pipeline.evaluate import evaluate_object
 from neusdf.pipeline.jobs import job
 from neusdf.threads import set_threads
 
-set_threads(snakemake.threads, torch_too=False)  # torch, if needed, in load_trained_field
+set_threads(snakemake.threads, torch_too=False)  # torch, if ever needed, in load_field
 obj, model = snakemake.wildcards.obj, snakemake.wildcards.model
 with job(snakemake.log[0], snakemake.params.failure, stage="evaluate", object=obj, model=model):
     evaluate_object(

@@ -5,7 +5,7 @@ from neusdf.pipeline.jobs import job
 from neusdf.pipeline.plot import plot_object
 from neusdf.threads import set_threads
 
-set_threads(snakemake.threads, torch_too=False)  # torch, if needed, in load_trained_field
+set_threads(snakemake.threads, torch_too=False)  # torch, if ever needed, in load_field
 obj, model = snakemake.wildcards.obj, snakemake.wildcards.model
 with job(snakemake.log[0], snakemake.params.failure, stage="plot", object=obj, model=model):
     plot_object(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import shutil
 
 import pandas as pd
@@ -70,6 +71,11 @@ def test_every_bad_input_meets_its_documented_outcome(tmp_path):
                 obj,
                 line,
             )
+    # The gallery written after the failures lists each failed object with its stage.
+    gallery = (tmp_path / "results" / "gallery.html").read_text()
+    for obj, (stage, _) in expected.items():
+        if stage != "ok":
+            assert f"<td>{html.escape(obj)}</td><td>{stage}</td>" in gallery, obj
     # Nothing half-written: no temporary files anywhere under results/.
     assert not list((tmp_path / "results").rglob("*.tmp*"))
 

@@ -99,7 +99,7 @@ def test_pyproject_entry_point_resolves_to_main():
 def test_version_help_and_usage_errors():
     proc = neusdf_cli("--version")
     assert proc.returncode == 0 and proc.stdout.strip() == f"neusdf {neusdf.__version__}"
-    for command in ("info", "query", "mesh", "check"):
+    for command in ("info", "query", "mesh", "check", "render"):
         proc = neusdf_cli(command, "--help")
         assert proc.returncode == 0 and proc.stdout.startswith(f"usage: neusdf {command}")
     for args in ([], ["frobnicate"], ["query", "m.pt", "p.npy"], ["mesh", "m.pt", "-o", "x.ply",

@@ -15,7 +15,9 @@ import pytest
 
 from tests.helpers import REPO, TINY_CONFIG, make_workdir, snakemake_command
 
-PER_OBJECT_RULES = ("normalize", "sample", "train", "extract", "plot_slices", "evaluate")
+PER_OBJECT_RULES = (
+    "normalize", "sample", "train", "extract", "plot_slices", "evaluate", "render",
+)  # fmt: skip
 # The Snakefile's `localrules:` (run on the submitting machine, never submitted).
 LOCAL_RULES = set(
     re.search(r"^localrules:\n((?:    \w+,\n)+)", (REPO / "Snakefile").read_text(), re.M)

@@ -88,7 +88,8 @@ def test_pipeline_bench_runs_on_one_object_with_a_tiny_config(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
-    stages = ("normalize", "sample", "train", "extract", "evaluate", "plot", "total per object")
+    stages = ("normalize", "sample", "train", "extract", "evaluate", "plot", "render")
+    stages += ("total per object",)
     assert tuple(result["stages"]) == stages
     assert all(row["mean_s"] > 0 for row in result["stages"].values())
     assert set(result["dry_run_s"]) == {"20"} and set(result["aggregate_s"]) == {"20"}
@@ -99,7 +100,7 @@ def test_pipeline_bench_runs_on_one_object_with_a_tiny_config(tmp_path):
     again += [str(tmp_path / "scratch"), "--dag-objects", "--compare", str(out)]
     proc = subprocess.run(again, capture_output=True, text=True, env=ENV, timeout=120, check=True)
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "x |" in line]
-    assert len(rows) == 7 and all("| 1.00x |" in row for row in rows)
+    assert len(rows) == 8 and all("| 1.00x |" in row for row in rows)
 
 
 def test_make_bench_pipeline_target_runs_the_bench_script():

@@ -40,9 +40,11 @@ AFTER_TRAINING = {
     "evaluate": 2,
     "extract": 2,
     "plot_slices": 2,
+    "render": 2,
     "aggregate": 1,
     "plot_summary": 1,
     "compare_models": 1,
+    "gallery": 1,
 }
 
 
@@ -58,6 +60,7 @@ def test_workflow_end_to_end_and_incremental_rebuilds(workdir):
     for name in ("sphere", "torus"):
         assert (workdir / "results" / "meshes" / "tiny" / f"{name}.ply").stat().st_size > 0
         assert (workdir / "results" / "plots" / "tiny" / f"{name}.png").stat().st_size > 0
+        assert (workdir / "results" / "renders" / "tiny" / f"{name}.png").stat().st_size > 0
     assert (workdir / "results" / "plots" / "summary.png").is_file()
     for stage in ("normalize", "sample", "train/tiny", "evaluate/tiny"):
         assert (workdir / "results" / "logs" / stage / "sphere.log").is_file()
@@ -106,9 +109,11 @@ def test_workflow_end_to_end_and_incremental_rebuilds(workdir):
         "extract": 1,
         "evaluate": 1,
         "plot_slices": 1,
+        "render": 1,
         "aggregate": 1,
         "plot_summary": 1,
         "compare_models": 1,
+        "gallery": 1,
     }
 
 
@@ -220,7 +225,7 @@ def test_make_compare_runs_every_named_model(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout + proc.stderr
-    for rule in ("train", "extract", "evaluate", "plot_slices"):
+    for rule in ("train", "extract", "evaluate", "plot_slices", "render"):
         assert re.search(rf"^{rule}\s+{len(COMPARE_MODELS)}$", text, re.MULTILINE), rule
     assert re.search(r"^compare_models\s+1$", text, re.MULTILINE)
 

@@ -23,6 +23,8 @@ from neusdf.version import __version__
 
 POINT_SUFFIXES = (".npy", ".csv", ".txt")
 MESH_SUFFIXES = (".ply", ".obj", ".stl")
+# The names of neusdf.evaluation.render.VIEWS (not imported here: it loads numba).
+VIEW_NAMES = ("front", "back", "right", "left", "top", "bottom", "iso")
 # Metrics shown by ``neusdf info`` (all of them are in --json).
 INFO_METRICS = (
     "surface_f1",
@@ -256,13 +258,97 @@ def cmd_check(args) -> int:
     return 1 if failed else 0
 
 
+def render_defaults() -> dict:
+    """The workflow's ``render`` settings and ``normalize.half_extent`` as the schema gives them."""
+    from neusdf.config import CONFIG_SCHEMA, load_schema
+
+    properties = load_schema(CONFIG_SCHEMA)["properties"]
+    render = {key: spec.get("default") for key, spec in properties["render"]["properties"].items()}
+    render["half_extent"] = properties["normalize"]["properties"]["half_extent"]["default"]
+    return render
+
+
+def _mesh_arrays(mesh):
+    import numpy as np
+
+    return np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int64)
+
+
+def cmd_render(args) -> int:
+    from neusdf.evaluation.render import VIEWS, write_png
+    from neusdf.evaluation.sheet import comparison_sheet
+    from neusdf.mesh.load import load_mesh
+    from neusdf.mesh.transform import Normalization
+
+    out = Path(args.output)
+    if out.suffix.lower() != ".png":
+        raise CommandError(f"{out}: output must be .png")
+    views = [view.strip() for view in args.views.split(",") if view.strip()]
+    unknown = [view for view in views if view not in VIEWS]
+    if unknown or not views:
+        raise CommandError(f"--views {args.views!r}: choose from {', '.join(VIEWS)}")
+    if args.size < 16:
+        raise CommandError(f"--size must be at least 16 pixels, got {args.size}")
+    if args.trace_size < 0 or args.resolution < 2:
+        raise CommandError("--trace-size must be >= 0 and --resolution >= 2")
+    defaults = render_defaults()
+    source = Path(args.model)
+    field = normalization = None
+    if source.suffix.lower() == ".safetensors":
+        sdf = _load(args)
+        normalization = sdf.normalization
+        mesh = _mesh_arrays(sdf.mesh(resolution=args.resolution, frame="normalized"))
+        if args.trace_size > 0:
+            field = sdf.normalized_sdf
+        names = ("reference", f"mesh (resolution {args.resolution})")
+    else:
+        mesh = _mesh_arrays(load_mesh(source))
+        names = ("reference", "mesh")
+    reference = _mesh_arrays(load_mesh(args.reference)) if args.reference else None
+    units = ("normalized units", 1.0)
+    if args.frame == "original":
+        if normalization is None:  # the pipeline's normalization of the reference (or mesh)
+            fitted_on = reference if reference is not None else mesh
+            normalization = Normalization.fit(fitted_on[0], defaults["half_extent"])
+            mesh = (normalization.apply(mesh[0]), mesh[1])
+        if reference is not None:
+            reference = (normalization.apply(reference[0]), reference[1])
+        units = ("original units", 1.0 / normalization.scale)
+    scale = defaults["distance_scale"]
+    if args.distance_scale is not None:
+        if not args.distance_scale > 0:
+            raise CommandError(f"--distance-scale must be positive, got {args.distance_scale}")
+        scale = args.distance_scale / units[1]
+    image, record = comparison_sheet(
+        views, args.size, mesh, reference, field, distance_scale=scale, units=units, names=names,
+        title=source.name, trace_size=args.trace_size or None, threads=args.threads,
+    )  # fmt: skip
+    write_png(out, image)
+    line = f"wrote {out}: {len(views)} view(s) of {args.size} px"
+    if "distance" in record:
+        line += (
+            f"; distance to reference: median {record['distance']['median'] * units[1]:.3g}, "
+            f"95th percentile {record['distance']['p95'] * units[1]:.3g} {units[0]}"
+        )
+    if "trace" in record:
+        total = record["trace"]["total"]
+        line += (
+            f"; sphere trace: {total['overshoot']:,} of {total['rays']:,} rays overshot, "
+            f"{total['holes']:,} holes"
+        )
+    print(line, file=sys.stderr)
+    return 0
+
+
 # -- parser ---------------------------------------------------------------------------------------
 
 
-def _model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "model", metavar="MODEL", help="checkpoint (results/models/.../*.safetensors)"
-    )
+def _model_options(
+    parser: argparse.ArgumentParser,
+    metavar: str = "MODEL",
+    what: str = "checkpoint (results/models/MODEL/OBJECT.safetensors)",
+) -> None:
+    parser.add_argument("model", metavar=metavar, help=what)
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     parser.add_argument(
         "--backend",
@@ -285,7 +371,8 @@ def _frame_option(parser: argparse.ArgumentParser, what: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neusdf",
-        description="Use trained neural SDFs (info, query, mesh) and check meshes before a run. "
+        description="Use trained neural SDFs (info, query, mesh, render) and check meshes before a "
+        "run. "
         "The pipeline itself runs with snakemake.",
     )
     parser.add_argument("--version", action="version", version=f"neusdf {__version__}")
@@ -325,6 +412,34 @@ def build_parser() -> argparse.ArgumentParser:
     mesh.add_argument("--resolution", type=int, default=256, help="grid nodes per axis (256)")
     _frame_option(mesh, "frame of the vertices")
     mesh.set_defaults(run=cmd_mesh)
+
+    defaults = render_defaults()
+    render = sub.add_parser(
+        "render",
+        help="a picture of a checkpoint or a mesh, beside a reference mesh",
+        description="Render MODEL.safetensors (its mesh, extracted at --resolution, and the field "
+        "itself, sphere traced) or MESH (.ply, .obj, .stl, .off, .glb), from each of --views, with "
+        "one orthographic camera and light for every column. With --reference (the input mesh): "
+        "its own column and the mesh coloured by its exact distance to it. Headless, CPU only.",
+    )
+    _model_options(render, "MODEL.safetensors|MESH", "checkpoint or mesh file")
+    render.add_argument("-o", "--output", required=True, metavar="OUT", help=".png")
+    render.add_argument("--reference", metavar="MESH", help="the input mesh to compare with")
+    render.add_argument("--views", default=",".join(defaults["views"]),
+                        help=f"comma-separated, of {', '.join(VIEW_NAMES)} "
+                        f"(default {','.join(defaults['views'])})")  # fmt: skip
+    render.add_argument("--size", type=int, default=defaults["size"],
+                        help=f"pixels per picture side (default {defaults['size']})")  # fmt: skip
+    render.add_argument("--trace-size", type=int, default=defaults["trace_size"],
+                        help="rays per side of the sphere-traced field of a checkpoint, 0: "
+                        f"none (default {defaults['trace_size']})")  # fmt: skip
+    render.add_argument("--resolution", type=int, default=256,
+                        help="marching-cubes grid of MODEL.safetensors's mesh (256)")  # fmt: skip
+    render.add_argument("--distance-scale", type=float, default=None,
+                        help="distance coloured darkest, in --frame units (default "
+                        f"{defaults['distance_scale']} normalized units)")  # fmt: skip
+    _frame_option(render, "frame of MESH and --reference and units of the distances")
+    render.set_defaults(run=cmd_render)
 
     check = sub.add_parser(
         "check",

@@ -175,7 +175,7 @@ def test_cluster_run_equals_local_and_recovers_from_scancel(slurm, tmp_path):
     first_seconds = time.monotonic() - first
     assert run.returncode != 0, "the run with a cancelled job reported success"
 
-    checkpoint = cluster / "results" / "models" / "tiny" / f"{killed_obj}.pt"
+    checkpoint = cluster / "results" / "models" / "tiny" / f"{killed_obj}.safetensors"
     assert not checkpoint.exists(), "the cancelled job left a checkpoint that looks complete"
     assert not (cluster / "results" / "metrics" / "tiny" / f"{killed_obj}.json").exists()
     assert not list((cluster / "results").rglob("*.tmp*")), "temporary files left behind"

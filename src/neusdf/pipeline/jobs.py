@@ -69,7 +69,7 @@ def job(log_path: str, failure_path: str | None = None, **context: str) -> Itera
 
 # Stages whose failure records have no {model} level (results/failures/{stage}/{obj}.json).
 OBJECT_STAGES = ("normalize", "sample")
-MODEL_STAGES = ("train", "extract", "evaluate", "plot")
+MODEL_STAGES = ("train", "extract", "evaluate", "plot", "render")
 
 
 def find_failure_records(
