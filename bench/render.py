@@ -126,7 +126,7 @@ def median_seconds(repeats: int, fn, *args, **kwargs) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=Path("results"), help="a run's results")
     parser.add_argument("--model", default="hashgrid")
@@ -135,7 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-pyvista", action="store_true", help="only the package's renderer")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     views = args.views.split(",")
     objects = sorted(p.stem for p in (args.results / "meshes" / args.model).glob("*.ply"))
     if not objects:

@@ -3,7 +3,7 @@
 1. Samples every mesh once per near-surface training count with the package's own stages
    (``normalize_object`` + ``sample_object``, the default config's other counts and seed) into
    a cache folder. The test sets do not depend on that count (their seeds are their own).
-2. For each recipe (overrides of ``config.yaml``'s ``models.hashgrid.training``, plus
+2. For each recipe (overrides of ``config.yaml``'s ``models.hashgrid_tcnn.training``, plus
    ``train_surface``: the sample file's near-surface training points, 250k unless given) trains
    one network per mesh with :func:`neusdf.nn.training.train_sdf` (fast CPU backend, the same
    seeds as the ``train`` stage) and scores it on the test sets with
@@ -57,8 +57,9 @@ from neusdf.pipeline.sample import sample_object
 from neusdf.seeding import derive_seed
 
 REPO = Path(__file__).resolve().parent.parent
-MODEL = "hashgrid"
-# Overrides of config.yaml's models.hashgrid.training (and ``train_surface``, the sample count).
+# The study is of the tiny-cuda-nn-sized hash grid (no prior lattice); its recipe is that model's.
+MODEL = "hashgrid_tcnn"
+# Overrides of config.yaml's models.hashgrid_tcnn.training (and ``train_surface``: sample count).
 # Every recipe is written as a change of the base recipe ``e20-250k``: 20 plain epochs over a
 # sample file of 250k near-surface + 250k volume training points (10M point-steps).
 BASE_SURFACE = 250_000
@@ -103,7 +104,7 @@ RECIPES: dict[str, dict] = {
     "s1M-e5": {**BASE, "epochs": 5, "surface_fraction": 0.9, "points_per_epoch": 500_000,
                "train_surface": 1_000_000},
 }  # fmt: skip
-# The recipe config.yaml's models.hashgrid.training and sample.train_surface hold
+# The recipe config.yaml's models.hashgrid_tcnn.training and sample.train_surface hold
 # (tests/test_bench.py checks).
 CONFIG_DEFAULT = "s1M-e6"
 # The ones docs/performance.md's table shows (all measured in one run, results kept in the cache).
@@ -111,7 +112,7 @@ DEFAULT_RECIPES = "e3,e4,e6,e6-s75,e8-s75,e5-s90,e6-s90,e6-s90-b32k,s500k-e6,s1M
 
 
 def base_model_config() -> dict:
-    """``models.hashgrid`` from config.yaml (a deep copy)."""
+    """``models.hashgrid_tcnn`` from config.yaml (a deep copy)."""
     config = workflow_config(yaml.safe_load((REPO / "config.yaml").read_text()))
     return copy.deepcopy(config["models"][MODEL])
 

@@ -20,8 +20,7 @@ import trimesh
 from neusdf.evaluation import render, sheet
 from neusdf.evaluation.gallery import GalleryEntry, gallery_html
 from neusdf.groundtruth import closest_point_naive
-from tests.conftest import REPO, TINY_MODEL
-from tests.test_workflow import TINY_CONFIG, make_workdir, planned_jobs, run_snakemake
+from tests.helpers import REPO, TINY_CONFIG, TINY_MODEL, make_workdir, planned_jobs, run_snakemake
 
 WHITE = np.array([255, 255, 255])
 
@@ -383,7 +382,7 @@ def test_gallery_is_in_the_report_and_renders_in_chromium(workdir):
 def test_render_settings_rerun_only_the_pictures_and_the_gallery(workdir):
     import yaml
 
-    from tests.test_workflow import write_config
+    from tests.helpers import write_config
 
     config_path = workdir / "config.yaml"
     original = config_path.read_text()
