@@ -343,6 +343,13 @@ def cmd_render(args) -> int:
 # -- parser ---------------------------------------------------------------------------------------
 
 
+def _subcommand(sub, name: str, run, help: str, description: str) -> argparse.ArgumentParser:
+    """A subcommand parser whose ``args.run`` is ``run``."""
+    parser = sub.add_parser(name, help=help, description=description)
+    parser.set_defaults(run=run)
+    return parser
+
+
 def _model_options(
     parser: argparse.ArgumentParser,
     metavar: str = "MODEL",
@@ -378,50 +385,45 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"neusdf {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    info = sub.add_parser(
-        "info",
-        help="what a checkpoint holds",
-        description="Model name and config, parameter counts, normalization, training record, "
-        "and the metrics of the evaluate stage when found next to the checkpoint.",
-    )
+    info = _subcommand(
+        sub, "info", cmd_info, "what a checkpoint holds",
+        "Model name and config, parameter counts, normalization, training record, and the "
+        "metrics of the evaluate stage when found next to the checkpoint.",
+    )  # fmt: skip
     _model_options(info)
     info.add_argument("--json", action="store_true", help="machine-readable JSON")
-    info.set_defaults(run=cmd_info)
 
-    query = sub.add_parser(
-        "query",
-        help="signed distances (and normals) at points",
-        description="Evaluate the SDF at points. POINTS: .npy (N, 3) or .csv/.txt with x,y,z per "
-        "line (an optional header line). OUT: .npy ((N,) distances, or (N, 4) [d, nx, ny, nz] "
-        "with --normals) or .csv (x,y,z,sdf[,nx,ny,nz] with a header).",
-    )
+    query = _subcommand(
+        sub, "query", cmd_query, "signed distances (and normals) at points",
+        "Evaluate the SDF at points. POINTS: .npy (N, 3) or .csv/.txt with x,y,z per line (an "
+        "optional header line). OUT: .npy ((N,) distances, or (N, 4) [d, nx, ny, nz] with "
+        "--normals) or .csv (x,y,z,sdf[,nx,ny,nz] with a header).",
+    )  # fmt: skip
     _model_options(query)
     query.add_argument("points", metavar="POINTS", help="points file (.npy, .csv, .txt)")
     query.add_argument("-o", "--output", required=True, metavar="OUT", help=".npy or .csv")
     _frame_option(query, "frame of the points and distances")
     query.add_argument("--normals", action="store_true", help="also write unit normals")
-    query.set_defaults(run=cmd_query)
 
-    mesh = sub.add_parser(
-        "mesh",
-        help="the zero level set as a mesh file",
-        description="Marching cubes on a RESOLUTION^3 grid over the normalized cube [-1, 1]^3.",
-    )
+    resolution = schema_default("extract", "resolution")
+    mesh = _subcommand(
+        sub, "mesh", cmd_mesh, "the zero level set as a mesh file",
+        "Marching cubes on a RESOLUTION^3 grid over the normalized cube [-1, 1]^3.",
+    )  # fmt: skip
     _model_options(mesh)
     mesh.add_argument("-o", "--output", required=True, metavar="OUT", help=".ply, .obj or .stl")
-    mesh.add_argument("--resolution", type=int, default=256, help="grid nodes per axis (256)")
+    mesh.add_argument("--resolution", type=int, default=resolution,
+                      help=f"grid nodes per axis ({resolution})")  # fmt: skip
     _frame_option(mesh, "frame of the vertices")
-    mesh.set_defaults(run=cmd_mesh)
 
     defaults = render_defaults()
-    render = sub.add_parser(
-        "render",
-        help="a picture of a checkpoint or a mesh, beside a reference mesh",
-        description="Render MODEL.safetensors (its mesh, extracted at --resolution, and the field "
-        "itself, sphere traced) or MESH (.ply, .obj, .stl, .off, .glb), from each of --views, with "
-        "one orthographic camera and light for every column. With --reference (the input mesh): "
-        "its own column and the mesh coloured by its exact distance to it. Headless, CPU only.",
-    )
+    render = _subcommand(
+        sub, "render", cmd_render, "a picture of a checkpoint or a mesh, beside a reference mesh",
+        "Render MODEL.safetensors (its mesh, extracted at --resolution, and the field itself, "
+        "sphere traced) or MESH (.ply, .obj, .stl, .off, .glb), from each of --views, with one "
+        "orthographic camera and light for every column. With --reference (the input mesh): its "
+        "own column and the mesh coloured by its exact distance to it. Headless, CPU only.",
+    )  # fmt: skip
     _model_options(render, "MODEL.safetensors|MESH", "checkpoint or mesh file")
     render.add_argument("-o", "--output", required=True, metavar="OUT", help=".png")
     render.add_argument("--reference", metavar="MESH", help="the input mesh to compare with")
@@ -433,13 +435,12 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--trace-size", type=int, default=defaults["trace_size"],
                         help="rays per side of the sphere-traced field of a checkpoint, 0: "
                         f"none (default {defaults['trace_size']})")  # fmt: skip
-    render.add_argument("--resolution", type=int, default=256,
-                        help="marching-cubes grid of MODEL.safetensors's mesh (256)")  # fmt: skip
+    render.add_argument("--resolution", type=int, default=resolution,
+                        help=f"marching-cubes grid of a checkpoint ({resolution})")  # fmt: skip
     render.add_argument("--distance-scale", type=float, default=None,
                         help="distance coloured darkest, in --frame units (default "
                         f"{defaults['distance_scale']} normalized units)")  # fmt: skip
     _frame_option(render, "frame of MESH and --reference and units of the distances")
-    render.set_defaults(run=cmd_render)
 
     check = sub.add_parser(
         "check",
