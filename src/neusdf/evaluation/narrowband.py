@@ -38,13 +38,36 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from neusdf.config import schema_default
 
-__all__ = ["DEFAULT_COARSE_BLOCK", "DEFAULT_LIPSCHITZ", "evaluate_narrow_band"]
+__all__ = ["DEFAULT_COARSE_BLOCK", "DEFAULT_LIPSCHITZ", "BandedGrid", "evaluate_narrow_band"]
+
+
+class BandedGrid(NamedTuple):
+    """A grid evaluated in a narrow band (:func:`evaluate_narrow_band`).
+
+    Attributes
+    ----------
+    grid : (R, R, R) float32
+        Exact values where evaluated; ``level + 1`` or ``level - 1`` elsewhere (the side of the
+        level the refinement rule proved or assumed).
+    evaluated : (R, R, R) bool
+        Where the grid holds exact values: all 8 corners of every cell that the level set
+        crosses, so marching cubes may skip the cells whose first corner is not evaluated.
+    stats : dict
+        ``evaluated`` (nodes), ``fraction`` (of R**3), ``closure_rounds`` (rounds of step 3 that
+        found unclosed cells), ``closure_nodes`` (nodes they added), ``sdf_min`` and ``sdf_max``
+        over the evaluated nodes.
+    """
+
+    grid: np.ndarray
+    evaluated: np.ndarray
+    stats: dict
 
 # Trained hash-grid SDFs are close to 1-Lipschitz near the surface, not everywhere: on the
 # default meshes the finite-difference gradient norm where |f| < 0.05 has its 99.99th percentile
@@ -276,7 +299,7 @@ def evaluate_narrow_band(
     level: float = 0.0,
     lipschitz: float = DEFAULT_LIPSCHITZ,
     coarse_block: int = DEFAULT_COARSE_BLOCK,
-) -> tuple[np.ndarray, np.ndarray, dict]:
+) -> BandedGrid:
     """The grid of :func:`neusdf.evaluation.extraction.evaluate_grid`, exact near the level set.
 
     Parameters
@@ -298,16 +321,7 @@ def evaluate_narrow_band(
 
     Returns
     -------
-    grid : (resolution, resolution, resolution) float32
-        Exact values where evaluated; ``level + 1`` or ``level - 1`` elsewhere (the side of the
-        level the refinement rule proved or assumed).
-    evaluated : (resolution, resolution, resolution) bool
-        Where the grid holds exact values: all 8 corners of every cell that the level set
-        crosses, so marching cubes may skip the cells whose first corner is not evaluated.
-    stats : dict
-        ``evaluated`` (nodes), ``fraction`` (of resolution**3), ``closure_rounds`` (rounds of
-        step 3 that found unclosed cells), ``closure_nodes`` (nodes they added), ``sdf_min`` and
-        ``sdf_max`` over the evaluated nodes.
+    BandedGrid
     """
     if resolution < 2:
         raise ValueError(f"resolution must be at least 2, got {resolution}")
@@ -367,4 +381,4 @@ def evaluate_narrow_band(
         "sdf_max": float(sdf_max),
     }
     evaluated = state == _EVALUATED
-    return grid, evaluated, stats
+    return BandedGrid(grid, evaluated, stats)
