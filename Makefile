@@ -42,6 +42,11 @@ RAW_DIR ?= data/raw
 compare: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 --config 'run_models=$(COMPARE_MODELS)' raw_dir=$(RAW_DIR)
 
+# Accuracy against checkpoint bytes (docs/size_sweep.md): every configuration of
+# bench/size_sweep.py on the default meshes and ../shared/meshes (skipped when absent).
+sweep: $(STAMP)
+	$(PY) bench/size_sweep.py --meshes data/raw ../shared/meshes --plot docs/size_sweep.png
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

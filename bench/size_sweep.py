@@ -69,46 +69,58 @@ COLUMNS = (
 )
 
 
-def hash_grid(levels, log2_size, features=2, width=64, hidden=2, storage="float16",
-              finest=2048, base=16, training=None) -> dict:  # fmt: skip
-    """A hash-grid model configuration (training: the default model's recipe + overrides)."""
+def hash_grid(levels, log2_size, width, prior=None, features=2, storage="float16", base=16,
+              finest=2048) -> dict:  # fmt: skip
+    """A hash-grid configuration, on a float16 prior lattice of ``prior``^3 nodes if given, with
+    the default model's training recipe."""
     config = {
-        "kind": "hashgrid",
         "encoding": {
             "n_levels": levels, "n_features_per_level": features, "log2_hashmap_size": log2_size,
             "base_resolution": base, "finest_resolution": finest, "storage": storage,
         },
-        "network": {"n_neurons": width, "n_hidden_layers": hidden},
-        "training": {**default_training(), **(training or {})},
+        "network": {"n_neurons": width, "n_hidden_layers": 2},
+        "training": copy.deepcopy(default_model()["training"]),
     }  # fmt: skip
+    if prior:
+        config["prior"] = {"resolution": prior, "storage": "float16"}
     return config
 
 
-def exact_lattice(resolution: int, storage: str = "float32") -> dict:
+def exact_lattice(resolution: int, storage: str) -> dict:
     return {"kind": "exact_grid", "grid": {"resolution": resolution, "storage": storage}}
 
 
-def default_training() -> dict:
-    models = yaml.safe_load((REPO / "config.yaml").read_text())["models"]
-    return copy.deepcopy(models["hashgrid"]["training"])
+def default_model() -> dict:
+    return yaml.safe_load((REPO / "config.yaml").read_text())["models"]["hashgrid"]
 
 
 def sweep() -> dict[str, dict]:
-    """The named configurations of the sweep, smallest to largest within each family."""
+    """The sweep: hash grids on a prior lattice (the default's design) and without one (the
+    tiny-cuda-nn design) from ~10 kB to ~50 MB, varying table size, levels, features per level,
+    MLP width and storage; exact lattices of the same bytes in float32 and float16. Names of
+    config.yaml's models (``hashgrid``, ``hashgrid_tiny``, ``hashgrid_tcnn``) join them."""
     configs = {
-        "hg_L8_T10_w16": hash_grid(8, 10, width=16),
-        "hg_L12_T12_w32": hash_grid(12, 12, width=32),
-        "hg_L16_T13": hash_grid(16, 13),
-        "hg_L16_T14": hash_grid(16, 14),
-        "hg_L16_T15": hash_grid(16, 15),
-        "hg_L16_T16": hash_grid(16, 16),
-        "hg_L16_T17": hash_grid(16, 17),
-        "hg_L16_T19_f32": hash_grid(16, 19, storage="float32"),
+        "prior_14k": hash_grid(6, 8, 16, prior=13, base=8, finest=256),
+        "prior_30k": hash_grid(8, 9, 16, prior=17, base=8, finest=512),
+        "prior_244k": hash_grid(10, 12, 32, prior=33),
+        "prior_1m_w64": hash_grid(13, 14, 64, prior=41),
+        "prior_1m_f4": hash_grid(7, 14, 32, prior=41, features=4),
+        "prior_2m_float32": hash_grid(13, 14, 32, prior=41, storage="float32"),
+        "prior_4m": hash_grid(16, 16, 64, prior=65),
+        "prior_15m": hash_grid(16, 18, 64, prior=97),
+        "prior_51m": hash_grid(16, 19, 64, prior=97, storage="float32"),
+        "tcnn_36k": hash_grid(8, 10, 16),
+        "tcnn_943k": hash_grid(15, 14, 64),
     }
-    for resolution in (29, 37, 61, 77, 105, 133, 230, 290):
-        configs[f"exact_{resolution}"] = exact_lattice(resolution)
-        configs[f"exact_f16_{resolution}"] = exact_lattice(resolution, "float16")
+    # Exact lattices: float32 and float16 nodes at about 14 kB, 87 kB, 244 kB, 0.94 MB, 4.2 MB,
+    # 14.7 MB and 49 MB.
+    for f32, f16 in ((15, 19), (28, 35), (39, 49), (61, 77), (101, 127), (154, 194), (230, 290)):
+        configs[f"exact_{f32}_float32"] = exact_lattice(f32, "float32")
+        configs[f"exact_{f16}_float16"] = exact_lattice(f16, "float16")
     return configs
+
+
+DEFAULT_SWEEP = ("hashgrid", "hashgrid_tiny", "hashgrid_tcnn")
 
 
 def named_configs() -> dict[str, dict]:
@@ -175,7 +187,7 @@ def summarize(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def plot(rows: list[dict], path: Path) -> None:
+def plot(rows: list[dict], configs: dict, path: Path) -> None:
     """Surface F1, volume F1, p99 far-field error and training seconds against bytes."""
     import matplotlib
 
@@ -190,22 +202,32 @@ def plot(rows: list[dict], path: Path) -> None:
     )
     fig, axes = plt.subplots(1, len(panels), figsize=(16, 4), dpi=80)
     names = list(dict.fromkeys(r["model"] for r in rows))
-    families = {"exact": ("s", "tab:orange"), "hashgrid": ("o", "tab:blue")}
+    families = {
+        "exact": ("s", "tab:orange"),
+        "prior": ("o", "tab:blue"),
+        "hashgrid": ("^", "tab:green"),
+    }
     for ax, (key, label) in zip(axes, panels, strict=True):
         for name in names:
             mine = [r for r in rows if r["model"] == name]
-            family = "exact" if mine[0]["kind"] == "exact_grid" else "hashgrid"
+            config = configs[name]
+            family = (
+                "exact"
+                if mine[0]["kind"] == "exact_grid"
+                else ("prior" if "prior" in config else "hashgrid")
+            )
             marker, color = families[family]
             x = np.mean([r["checkpoint_bytes"] for r in mine])
             ax.plot(x, np.mean([r[key] for r in mine]), marker, color=color,
-                    fillstyle="none" if "f16" in name else "full")  # fmt: skip
+                    fillstyle="none" if "float16" in name else "full")  # fmt: skip
         ax.set_xscale("log")
         if not key.endswith("_f1"):
             ax.set_yscale("log")
         ax.set_xlabel("checkpoint bytes")
         ax.set_title(label)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].plot([], [], "o", color="tab:blue", label="hash grid + MLP")
+    axes[0].plot([], [], "o", color="tab:blue", label="prior lattice + hash grid + MLP")
+    axes[0].plot([], [], "^", color="tab:green", label="hash grid + MLP (no prior)")
     axes[0].plot([], [], "s", color="tab:orange", label="exact lattice (open: float16)")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
@@ -237,12 +259,16 @@ def main(argv: list[str] | None = None) -> int:
         for name, config in configs.items():
             print(name, json.dumps({k: v for k, v in config.items() if k != "training"}))
         return 0
-    chosen = args.configs or list(sweep()) + [item.partition("=")[0] for item in args.model]
+    chosen = args.configs or [*DEFAULT_SWEEP, *sweep(), *(m.partition("=")[0] for m in args.model)]
     unknown = [name for name in chosen if name not in configs]
     if unknown:
         sys.exit(f"unknown configurations: {', '.join(unknown)} (see --list)")
     set_threads(2)
     rows = []
+    missing = [folder for folder in args.meshes if not folder.is_dir()]
+    for folder in missing:
+        print(f"# {folder}: not found, skipped", file=sys.stderr)
+    args.meshes = [folder for folder in args.meshes if folder.is_dir()]
     for folder in args.meshes:
         cache = args.out / "samples" / folder.resolve().name
         for obj, where in sample_meshes(folder, cache, args.seed).items():
@@ -263,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
 
     pd.DataFrame(rows).to_csv(args.out / "sweep.csv", index=False)
     if args.plot:
-        plot(rows, args.plot)
+        plot(rows, configs, args.plot)
     return 0
 
 
