@@ -34,10 +34,12 @@ def ball_sdf(points: np.ndarray) -> np.ndarray:
 
 
 def ball_model_config() -> dict:
+    """The default model's design in small: a prior lattice of exact distances, a hash grid."""
     config = copy.deepcopy(TINY_MODEL)
     config["encoding"].update(n_levels=6, finest_resolution=64, log2_hashmap_size=14)
     config["network"]["n_neurons"] = 32
     config["training"].update(epochs=6, batch_size=2048)
+    config["prior"] = {"resolution": 9, "storage": "float16"}
     return config
 
 
@@ -51,6 +53,7 @@ def train_ball(backend: str, seed: int = 0) -> SDFNetwork:
     points = np.concatenate([rng.uniform(-1, 1, (10000, 3)), near]).astype(np.float32)
     target = (np.linalg.norm(points, axis=1) - 0.9).astype(np.float32)
     model = SDFNetwork(config, backend=backend, seed=seed)
+    model.fill(lambda p: np.linalg.norm(p, axis=1) - 0.9)
     train_sdf(model, points, target, config["training"], seed=seed, progress=False)
     return model
 
