@@ -17,6 +17,8 @@ from neusdf.groundtruth.sdf import (
 from neusdf.groundtruth.winding import (
     closed_oriented_volume,
     encloses_volume,
+    is_closed_oriented,
+    ray_crossings,
     require_volume,
     winding_number,
 )
@@ -30,8 +32,10 @@ __all__ = [
     "closest_point",
     "closest_point_naive",
     "encloses_volume",
+    "is_closed_oriented",
     "parity_inside",
     "pysdf_unsigned_distance",
+    "ray_crossings",
     "require_volume",
     "resolve_sign_method",
     "signed_distance",

@@ -14,6 +14,21 @@ from neusdf.threads import numba_threads
 # Far-field opening ratio of the fast winding number: a node is expanded when the point is
 # farther than BETA times the node's radius (Barill et al. use 2).
 BETA = 2.0
+# Ray directions of the crossing count, tried shortest-exit first: near the axes (CAD faces are
+# axis-aligned) but tilted off every axis and plane, then two diagonals.
+RAY_DIRECTIONS = np.array(
+    [
+        [1.0, 0.137, 0.071],
+        [-1.0, -0.113, 0.089],
+        [0.083, 1.0, 0.127],
+        [-0.121, -1.0, -0.067],
+        [0.109, -0.059, 1.0],
+        [-0.097, 0.131, -1.0],
+        [0.577, 0.601, 0.553],
+        [-0.593, 0.569, -0.571],
+    ]
+)
+RAY_DIRECTIONS /= np.linalg.norm(RAY_DIRECTIONS, axis=1, keepdims=True)
 # |w| must exceed 0.5 by this much at a probe for a component to count as enclosing volume, so
 # a lone flat sheet (|w| -> 0.5 from below right next to it) never qualifies.
 INSIDE_MARGIN = 0.01
@@ -64,9 +79,9 @@ def winding_number(
     if method not in ("tree", "brute"):
         raise ValueError(f"method must be 'tree' or 'brute', got {method!r}")
     out = np.empty(len(points), dtype=np.float64)
-    if method == "tree" and (tree is None or tree.moment is None):
-        tree = build_tree(vertices, faces)
-    triangles = tree.triangles if tree is not None else triangle_array(vertices, faces)
+    if method == "tree":
+        tree = (tree if tree is not None else build_tree(vertices, faces)).with_moments()
+    triangles = triangle_array(vertices, faces) if method == "brute" else tree.triangles
     with numba_threads(threads):
         for part in chunks(len(points)):
             chunk = np.ascontiguousarray(points[part], dtype=np.float64)
@@ -74,16 +89,66 @@ def winding_number(
                 out[part] = kernels.brute_force_winding(chunk, triangles)
             else:
                 out[part] = kernels.tree_winding(
-                    chunk, triangles, tree.order, tree.start, tree.count, tree.left, tree.right,
-                    tree.depth, tree.center, tree.dipole, tree.moment, tree.radius, float(beta),
+                    chunk, triangles, tree.start, tree.count, tree.right, tree.depth,
+                    tree.center, tree.dipole, tree.moment, tree.radius, float(beta),
                 )  # fmt: skip
     return out
 
 
+def ray_crossings(
+    tree: TriangleTree, points: np.ndarray, *, parity: bool, threads: int | None = None
+) -> np.ndarray:
+    """Crossings of a ray from each point to outside the mesh's bounding box
+    (:func:`kernels.tree_ray_crossings`, directions :data:`RAY_DIRECTIONS`).
+
+    Parameters
+    ----------
+    tree : TriangleTree
+    points : (N, 3) float array
+    parity : bool
+        False: the signed sum (+1 front to back), whose negative is the exact winding number of
+        a closed, consistently oriented mesh. True: the number of crossings, odd exactly inside
+        a closed mesh of any orientation.
+    threads : int, optional
+
+    Returns
+    -------
+    (N,) int64
+        ``kernels.AMBIGUOUS`` where every ray grazed an edge, a corner or a plane at its start
+        (points within rounding of the surface).
+    """
+    points = as_points(points)
+    out = np.empty(len(points), dtype=np.int64)
+    t = tree
+    with numba_threads(threads):
+        for part in chunks(len(points)):
+            chunk = np.ascontiguousarray(points[part], dtype=np.float64)
+            out[part] = kernels.tree_ray_crossings(
+                chunk, t.triangles, t.cross, t.start, t.count, t.right, t.lo, t.hi, t.depth,
+                RAY_DIRECTIONS, bool(parity),
+            )  # fmt: skip
+    return out
+
+
+def is_closed_oriented(faces: np.ndarray) -> bool:
+    """Whether every directed edge ``(a, b)`` of the faces occurs exactly once and is matched by
+    exactly one ``(b, a)``: closed and consistently oriented, as indexed. Then the winding
+    number is an integer off the surface and changes by one across each face."""
+    faces = np.asarray(faces, dtype=np.int64)
+    if len(faces) == 0:
+        return False
+    n = int(faces.max()) + 1
+    tails, heads = faces.ravel(), np.roll(faces, -1, axis=1).ravel()
+    edges = tails * n + heads
+    reverse = heads * n + tails
+    edges.sort()
+    reverse.sort()
+    return not np.any(edges[1:] == edges[:-1]) and np.array_equal(edges, reverse)
+
+
 def closed_oriented_volume(vertices: np.ndarray, faces: np.ndarray) -> float | None:
-    """Signed volume of a mesh whose every directed edge ``(a, b)`` occurs exactly once and is
-    matched by exactly one ``(b, a)`` (closed and consistently oriented, as indexed); None for
-    any other mesh, whose signed volume means nothing.
+    """Signed volume of a closed, consistently oriented mesh (:func:`is_closed_oriented`); None
+    for any other mesh, whose signed volume means nothing.
 
     Returns
     -------
@@ -92,14 +157,7 @@ def closed_oriented_volume(vertices: np.ndarray, faces: np.ndarray) -> float | N
     """
     faces = np.asarray(faces, dtype=np.int64)
     vertices = np.asarray(vertices, dtype=np.float64)
-    if len(faces) == 0:
-        return None
-    tails, heads = faces.ravel(), np.roll(faces, -1, axis=1).ravel()
-    edges = tails * len(vertices) + heads
-    reverse = heads * len(vertices) + tails
-    edges.sort()
-    reverse.sort()
-    if np.any(edges[1:] == edges[:-1]) or not np.array_equal(edges, reverse):
+    if not is_closed_oriented(faces):
         return None
     # Relative to the mean vertex: the volume does not depend on the origin, its rounding does.
     a, b, c = (vertices[faces[:, k]] - vertices.mean(axis=0) for k in range(3))
