@@ -76,14 +76,14 @@ def log(message: str) -> None:
 # --------------------------------------------------------------------------- meshes and points
 
 
-def mesh_files(small: bool) -> list[Path]:
-    """The meshes of the engines section: data/raw, then ../shared/meshes (when present)."""
+def mesh_files(folders: list[Path]) -> list[Path]:
+    """The mesh files of ``folders`` (those that exist), sorted within each."""
     from neusdf.mesh.formats import SUPPORTED_EXTENSIONS
 
-    folders = [REPO / "data" / "raw"] + ([] if small or not SHARED.is_dir() else [SHARED])
     return [
         p
         for folder in folders
+        if folder.is_dir()
         for p in sorted(folder.iterdir())
         if p.suffix.lower() in SUPPORTED_EXTENSIONS
     ]
@@ -327,8 +327,8 @@ def engine_section(args) -> list[dict]:
     from neusdf.threads import set_threads
 
     set_threads(args.threads, torch_too=False)
-    meshes = [(p.name, lambda p=p: normalized(p)) for p in mesh_files(args.small)]
-    if not args.small and SHARED.is_dir():
+    meshes = [(p.name, lambda p=p: normalized(p)) for p in mesh_files(args.meshes)]
+    if not args.small and (SHARED / BIG_MESH).is_file():
         big = f"{Path(BIG_MESH).stem} x{4**BIG_SUBDIVISIONS}"
         meshes.append((big, lambda: subdivided(*normalized(SHARED / BIG_MESH), BIG_SUBDIVISIONS)))
     rows: list[dict] = []
@@ -485,7 +485,8 @@ def job_section(args) -> str:
     totals = {"old": {}, "new": {}}
     with tempfile.TemporaryDirectory(prefix="neusdf-gt-jobs-") as tmp:
         work = Path(tmp)
-        for path in mesh_files(args.small):
+        first = True
+        for path in mesh_files(args.meshes):
             mesh, meta = work / f"{path.stem}.ply", work / f"{path.stem}.json"
             try:
                 record = normalize_file(path, mesh, meta)
@@ -493,9 +494,10 @@ def job_section(args) -> str:
                 for label, repo, cfg in (("old", old_repo, old_cfg), ("new", REPO, new_cfg)):
                     # Once untimed: numba's on-disk caches of both checkouts are warm, as in a run.
                     out = work / f"{path.stem}.{label}.h5"
-                    if path == mesh_files(args.small)[0]:
+                    if first:
                         run_job(repo, mesh, meta, out, cfg, args.threads)
                     times[label] = run_job(repo, mesh, meta, out, cfg, args.threads)
+                first = False
             except Exception as exc:  # e.g. a mesh that encloses no volume
                 log(f"{path.name}: {exc}")
                 continue
@@ -529,17 +531,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=["engines", "size"])
     parser.add_argument("--points", type=int, default=500_000, help="points of each kind")
     parser.add_argument("--check", type=int, default=2000, help="points checked by brute force")
+    parser.add_argument(
+        "--meshes", type=Path, nargs="+", default=[REPO / "data" / "raw", SHARED],
+        help="mesh folders (engines and jobs sections)",
+    )  # fmt: skip
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--budget", type=float, default=20.0, help="seconds per point set")
     parser.add_argument("--block", type=int, default=10_000, help="points of the rate estimate")
     parser.add_argument("--repo", type=Path, default=None, help="older checkout (jobs section)")
     parser.add_argument("--json", type=Path, default=None, help="write the engine rows here")
     parser.add_argument(
-        "--small", action="store_true", help="20k points, data/raw only, sizes up to 10k faces"
+        "--small", action="store_true", help="20k points, first folder only, sizes up to 10k faces"
     )
     args = parser.parse_args(argv)
     if args.small:
         args.points, args.check, args.block = min(args.points, 20_000), min(args.check, 200), 2000
+        args.meshes = args.meshes[:1]
     os.environ.setdefault("IGL_NUM_THREADS", str(args.threads))
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     from neusdf.threads import sleeping_idle_threads

@@ -423,31 +423,33 @@ def tree_closest(points, triangles, normals, start, count, right, lo, hi, depth,
     face = np.full(n_points, -1, dtype=np.int64)
     closest = points.copy()
     for block in numba.prange((n_points + BLOCK - 1) // BLOCK):
+        # Pending nodes and their box distances (not recomputed when popped).
         stack = np.empty(2 * depth + 2, dtype=np.int64)
+        stack_sq = np.empty(2 * depth + 2, dtype=np.float64)
         for i in range(block * BLOCK, min(n_points, (block + 1) * BLOCK)):
             px, py, pz = points[i, 0], points[i, 1], points[i, 2]
             best = upper[i]
+            # Triangles are skipped when their plane is farther than best, with a margin.
+            skip = best * (1.0 + 1e-9)
+            best_face = -1
             top = 0
-            node = 0
-            if _box_sqdist(px, py, pz, lo, hi, 0) >= best:
-                top, node = 0, -1
+            node = 0 if _box_sqdist(px, py, pz, lo, hi, 0) < best else -1
             while node >= 0:
                 if right[node] < 0:
                     for f in range(start[node], start[node] + count[node]):
-                        t = triangles[f]
                         h = (
-                            (px - t[0, 0]) * normals[f, 0]
-                            + (py - t[0, 1]) * normals[f, 1]
-                            + (pz - t[0, 2]) * normals[f, 2]
+                            (px - triangles[f, 0, 0]) * normals[f, 0]
+                            + (py - triangles[f, 0, 1]) * normals[f, 1]
+                            + (pz - triangles[f, 0, 2]) * normals[f, 2]
                         )
-                        if h * h > best * (1.0 + 1e-9):
+                        if h * h > skip:
                             continue
-                        qx, qy, qz = closest_point_on_triangle(px, py, pz, t)
+                        qx, qy, qz = closest_point_on_triangle(px, py, pz, triangles[f])
                         d = _dot(px - qx, py - qy, pz - qz, px - qx, py - qy, pz - qz)
                         if d < best:
                             best = d
-                            face[i] = f
-                            closest[i, 0], closest[i, 1], closest[i, 2] = qx, qy, qz
+                            skip = best * (1.0 + 1e-9)
+                            best_face = f
                 else:
                     a, b = node + 1, right[node]
                     da = _box_sqdist(px, py, pz, lo, hi, a)
@@ -458,6 +460,7 @@ def tree_closest(points, triangles, normals, start, count, right, lo, hi, depth,
                     if da < best:
                         if db < best:
                             stack[top] = b
+                            stack_sq[top] = db
                             top += 1
                         node = a
                         continue
@@ -465,10 +468,14 @@ def tree_closest(points, triangles, normals, start, count, right, lo, hi, depth,
                 node = -1
                 while top > 0:
                     top -= 1
-                    if _box_sqdist(px, py, pz, lo, hi, stack[top]) < best:
+                    if stack_sq[top] < best:
                         node = stack[top]
                         break
             sqdist[i] = best
+            if best_face >= 0:
+                face[i] = best_face
+                qx, qy, qz = closest_point_on_triangle(px, py, pz, triangles[best_face])
+                closest[i, 0], closest[i, 1], closest[i, 2] = qx, qy, qz
     return sqdist, face, closest
 
 
@@ -668,4 +675,57 @@ def tree_winding(points, triangles, start, count, right, depth, center, dipole, 
                     stack[top + 1] = node + 1
                     top += 2
             out[i] = total / FOUR_PI
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def grid_crossings(points, distance, origin, step, node_value, node_distance):
+    """Ray-crossing values of points read off a grid of nodes whose values are known.
+
+    The open ball around a point p with radius its distance d_p to the mesh holds no surface;
+    nor does the ball around a node g with radius d_g. Where the two overlap
+    (|p - g| < d_p + d_g, with a relative margin for rounding), p and g are connected without
+    crossing the surface, so on a closed mesh they have the same winding number and the same
+    crossing parity. Each point tries the eight corners of its grid cell and takes the value of
+    the one that overlaps most.
+
+    Parameters
+    ----------
+    points : (N, 3) float64
+    distance : (N,) float64
+        Exact distances of the points to the mesh.
+    origin, step : (3,) float64
+        Position of node (0, 0, 0) and the node spacing per axis.
+    node_value : (G0, G1, G2) int64
+        Value of each node (AMBIGUOUS where unknown).
+    node_distance : (G0, G1, G2) float64
+        Exact distance of each node to the mesh.
+
+    Returns
+    -------
+    (N,) int64
+        The value, or AMBIGUOUS where no corner decides (outside the grid, or no overlap).
+    """
+    n_points = points.shape[0]
+    out = np.full(n_points, AMBIGUOUS, dtype=np.int64)
+    shape = node_value.shape
+    for i in numba.prange(n_points):
+        px, py, pz = points[i, 0], points[i, 1], points[i, 2]
+        cx = math.floor((px - origin[0]) / step[0])
+        cy = math.floor((py - origin[1]) / step[1])
+        cz = math.floor((pz - origin[2]) / step[2])
+        if not (0 <= cx < shape[0] - 1 and 0 <= cy < shape[1] - 1 and 0 <= cz < shape[2] - 1):
+            continue
+        best = 0.0
+        for corner in range(8):
+            a, b, c = cx + (corner & 1), cy + ((corner >> 1) & 1), cz + (corner >> 2)
+            value = node_value[a, b, c]
+            if value == AMBIGUOUS:
+                continue
+            gx, gy, gz = origin[0] + a * step[0], origin[1] + b * step[1], origin[2] + c * step[2]
+            apart = math.sqrt(_dot(px - gx, py - gy, pz - gz, px - gx, py - gy, pz - gz))
+            overlap = (distance[i] + node_distance[a, b, c]) * (1.0 - 1e-9) - apart
+            if overlap > best:
+                best = overlap
+                out[i] = value
     return out

@@ -45,6 +45,8 @@ from neusdf.errors import MeshError
 from neusdf.groundtruth.closest import as_points, build_tree, closest_point
 from neusdf.groundtruth.kernels import AMBIGUOUS
 from neusdf.groundtruth.winding import (
+    crossing_grid,
+    grid_crossings,
     is_closed_oriented,
     ray_crossings,
     require_volume,
@@ -192,6 +194,14 @@ class GroundTruth:
         tree_winding = self.sign_method == "winding" and not self.closed
         self.tree = build_tree(vertices, faces, winding=tree_winding)
         self._pysdf = _Pysdf(vertices, faces, threads) if engine == "pysdf" else None
+        self._parity = self.sign_method == "parity"
+        # Rays decide the sign on closed meshes; a grid of nodes with known crossings decides
+        # most points without one (see :func:`grid_crossings`).
+        self._grid = (
+            crossing_grid(self.tree, parity=self._parity, threads=threads)
+            if self._parity or self.closed
+            else None
+        )
 
     @classmethod
     def of_normalized(
@@ -232,7 +242,44 @@ class GroundTruth:
         points = as_points(points)
         if not self.closed:
             return self._tree_winding(points)
-        crossings = ray_crossings(self.tree, points, parity=False, threads=self.threads)
+        return self._from_crossings(points, self._crossings(points, parity=False))
+
+    def inside(self, points: np.ndarray, distance: np.ndarray | None = None) -> np.ndarray:
+        """(N,) bool: True where a point is inside the solid.
+
+        ``distance`` (N,) float64, the points' exact distances (:meth:`unsigned_distance`),
+        lets the crossing grid decide most points without a ray on closed meshes.
+        """
+        points = as_points(points)
+        if self.sign_method == "winding" and not self.closed:
+            # An inside-out body has w ~ -1 inside; its orientation is an export accident, not
+            # the user's intent, so the magnitude decides.
+            return np.abs(self._tree_winding(points)) > 0.5
+        crossings = self._crossings(points, parity=self._parity, distance=distance)
+        if self._parity:
+            inside = crossings % 2 == 1
+            grazed = np.flatnonzero(crossings == AMBIGUOUS)
+            if len(grazed):
+                inside[grazed] = np.abs(self._tree_winding(points[grazed])) > 0.5
+            return inside
+        return np.abs(self._from_crossings(points, crossings)) > 0.5
+
+    def _crossings(
+        self, points: np.ndarray, *, parity: bool, distance: np.ndarray | None = None
+    ) -> np.ndarray:
+        """:func:`ray_crossings` of the points, read off the grid where it decides."""
+        if distance is None or parity != self._parity:
+            return ray_crossings(self.tree, points, parity=parity, threads=self.threads)
+        crossings = grid_crossings(self._grid, points, distance, threads=self.threads)
+        open_ = np.flatnonzero(crossings == AMBIGUOUS)
+        if len(open_):
+            crossings[open_] = ray_crossings(
+                self.tree, points[open_], parity=parity, threads=self.threads
+            )
+        return crossings
+
+    def _from_crossings(self, points: np.ndarray, crossings: np.ndarray) -> np.ndarray:
+        """Winding numbers from signed crossings; the fast evaluation where every ray grazed."""
         w = -crossings.astype(np.float64)
         grazed = np.flatnonzero(crossings == AMBIGUOUS)
         if len(grazed):
@@ -246,24 +293,11 @@ class GroundTruth:
             self.vertices, self.faces, points, tree=self.tree, threads=self.threads
         )
 
-    def inside(self, points: np.ndarray) -> np.ndarray:
-        """(N,) bool: True where a point is inside the solid."""
-        points = as_points(points)
-        if self.sign_method == "parity":
-            crossings = ray_crossings(self.tree, points, parity=True, threads=self.threads)
-            inside = crossings % 2 == 1
-            grazed = np.flatnonzero(crossings == AMBIGUOUS)
-            if len(grazed):
-                inside[grazed] = np.abs(self._tree_winding(points[grazed])) > 0.5
-            return inside
-        # An inside-out body has w ~ -1 inside; its orientation is an export accident, not the
-        # user's intent, so the magnitude decides.
-        return np.abs(self.winding_number(points)) > 0.5
-
     def __call__(self, points: np.ndarray) -> np.ndarray:
         """Signed distances (N,) float32 of (N, 3) points: negative inside, vertex units."""
+        points = as_points(points)
         distance = self.unsigned_distance(points)
-        return np.where(self.inside(points), -distance, distance).astype(np.float32)
+        return np.where(self.inside(points, distance), -distance, distance).astype(np.float32)
 
 
 def signed_distance(
