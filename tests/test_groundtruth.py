@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
+import shlex
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import trimesh
@@ -13,7 +19,7 @@ from neusdf.groundtruth.closest import LEAF_SIZE
 from neusdf.mesh.load import load_mesh, normalize_mesh
 from neusdf.mesh.points import sample_near_surface
 from neusdf.mesh.triangles import triangle_array
-from tests.conftest import SHARED_MESHES
+from tests.conftest import REPO, SHARED_MESHES
 
 CAD_MESHES = (
     "trimesh__20mm-xyz-cube.stl",
@@ -187,9 +193,16 @@ def test_auto_sign_picks_parity_only_for_watertight_meshes_that_are_not_oriented
     assert gt.signed_distance(sphere.vertices, sphere.faces, points)[1] == "winding"
     one_flipped = sphere.faces.copy()
     one_flipped[0] = one_flipped[0, ::-1]  # still watertight, no longer consistently oriented
-    assert not gt.is_closed_oriented(one_flipped)
+    assert not gt.is_closed_oriented(one_flipped) and gt.is_closed(one_flipped)
     assert gt.signed_distance(sphere.vertices, one_flipped, points)[1] == "parity"
+    # Parity read off the crossing grid is the parity of the rays themselves.
+    truth = gt.GroundTruth(sphere.vertices, one_flipped)
+    rays = gt.ray_crossings(truth.tree, points, parity=True) % 2 == 1
+    np.testing.assert_array_equal(truth(points) < 0, rays)
+    closed = gt.winding_number(sphere.vertices, sphere.faces, points, method="brute") > 0.5
+    np.testing.assert_array_equal(rays, closed)
     opened = sphere.faces[1:]
+    assert not gt.is_closed(opened)
     assert gt.signed_distance(sphere.vertices, opened, points)[1] == "winding"
 
 
@@ -501,3 +514,49 @@ def test_volume_shortcut_agrees_with_the_component_test(shared_meshes):
     assert gt.closed_oriented_volume(*cases["box"]) == pytest.approx(1.0)
     assert gt.closed_oriented_volume(*cases["inside-out box"]) == pytest.approx(-1.0)
     assert took_shortcut >= 4
+
+
+# --------------------------------------------------------------------------- the bench
+
+
+def load_bench():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gt_bench", REPO / "bench" / "groundtruth.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_the_documented_bench_commands_parse():
+    """Every ``python bench/groundtruth.py ...`` and ``make bench-gt`` line of
+    docs/groundtruth.md is a valid command line of the bench."""
+    text = (REPO / "docs" / "groundtruth.md").read_text()
+    commands = re.findall(r"`((?:python bench/groundtruth\.py|make bench-gt)[^`]*)`", text)
+    assert any(c.startswith("python") for c in commands)
+    parser = load_bench().build_parser()
+    for command in commands:
+        argv = shlex.split(command.strip())
+        if argv[0] == "make":
+            proc = subprocess.run(["make", "-n", *argv[1:]], cwd=REPO, capture_output=True)
+            assert proc.returncode == 0, command
+            gt_args = [a.split("=", 1)[1] for a in argv if a.startswith("GT_ARGS=")]
+            argv = ["python", "bench/groundtruth.py", *shlex.split(gt_args[0] if gt_args else "")]
+        parser.parse_args(argv[2:])
+
+
+@pytest.mark.slow
+def test_small_bench_runs_and_our_engine_is_exact(tmp_path):
+    rows_path = tmp_path / "rows.json"
+    proc = subprocess.run(
+        [sys.executable, "bench/groundtruth.py", "--small", "--json", str(rows_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| closed (6) | neusdf (exact, auto) |" in proc.stdout
+    assert "| 10000 |" in proc.stdout  # the size table
+    ours = [r for r in json.loads(rows_path.read_text()) if r["engine"] == "neusdf (exact, auto)"]
+    assert len(ours) == 6
+    for row in ours:
+        assert row["near_wrong"] == 0.0 and row["uniform_wrong"] == 0.0, row["mesh"]
+        assert max(row["near_err"], row["uniform_err"]) < 1e-6, row["mesh"]  # float32 output

@@ -47,6 +47,7 @@ from neusdf.groundtruth.kernels import AMBIGUOUS
 from neusdf.groundtruth.winding import (
     crossing_grid,
     grid_crossings,
+    is_closed,
     is_closed_oriented,
     ray_crossings,
     require_volume,
@@ -196,11 +197,11 @@ class GroundTruth:
         self._pysdf = _Pysdf(vertices, faces, threads) if engine == "pysdf" else None
         self._parity = self.sign_method == "parity"
         # Rays decide the sign on closed meshes; a grid of nodes with known crossings decides
-        # most points without one (see :func:`grid_crossings`).
+        # most points without one (see :func:`grid_crossings`). The crossings of points joined
+        # without crossing the surface agree only on a closed mesh.
+        use_grid = self.closed if not self._parity else is_closed(faces)
         self._grid = (
-            crossing_grid(self.tree, parity=self._parity, threads=threads)
-            if self._parity or self.closed
-            else None
+            crossing_grid(self.tree, parity=self._parity, threads=threads) if use_grid else None
         )
 
     @classmethod
@@ -268,7 +269,7 @@ class GroundTruth:
         self, points: np.ndarray, *, parity: bool, distance: np.ndarray | None = None
     ) -> np.ndarray:
         """:func:`ray_crossings` of the points, read off the grid where it decides."""
-        if distance is None or parity != self._parity:
+        if distance is None or parity != self._parity or self._grid is None:
             return ray_crossings(self.tree, points, parity=parity, threads=self.threads)
         crossings = grid_crossings(self._grid, points, distance, threads=self.threads)
         open_ = np.flatnonzero(crossings == AMBIGUOUS)

@@ -203,6 +203,19 @@ def grid_crossings(
     return out
 
 
+def is_closed(faces: np.ndarray) -> bool:
+    """Whether every edge of the faces (either direction) is shared by exactly two faces, as
+    indexed: then the parity of a ray's crossings changes only across the surface."""
+    faces = np.asarray(faces, dtype=np.int64)
+    if len(faces) == 0:
+        return False
+    n = int(faces.max()) + 1
+    tails, heads = faces.ravel(), np.roll(faces, -1, axis=1).ravel()
+    edges = np.sort(np.minimum(tails, heads) * n + np.maximum(tails, heads))
+    first = np.flatnonzero(np.r_[True, edges[1:] != edges[:-1]])
+    return bool(np.all(np.diff(np.r_[first, len(edges)]) == 2))
+
+
 def closed_oriented_volume(vertices: np.ndarray, faces: np.ndarray) -> float | None:
     """Signed volume of a closed, consistently oriented mesh (:func:`is_closed_oriented`); None
     for any other mesh, whose signed volume means nothing.
