@@ -291,10 +291,17 @@ def references(vertices, faces, points: dict, n_check: int, threads: int) -> dic
     return out
 
 
-def engine_rows(name, path, vertices, faces, points, refs, args, rows) -> None:
-    from neusdf.groundtruth import is_closed_oriented
+def mesh_group(faces: np.ndarray) -> str:
+    """ "closed" (and consistently oriented), "watertight, not oriented" or "open"."""
+    from neusdf.groundtruth import is_closed, is_closed_oriented
 
-    closed = is_closed_oriented(faces)
+    if is_closed_oriented(faces):
+        return "closed"
+    return "watertight, not oriented" if is_closed(faces) else "open"
+
+
+def engine_rows(name, vertices, faces, points, refs, args, rows) -> None:
+    group = mesh_group(faces)
     for engine, (setup, module) in engines().items():
         if not installed(module):
             continue
@@ -302,7 +309,7 @@ def engine_rows(name, path, vertices, faces, points, refs, args, rows) -> None:
             start = time.perf_counter()
             query = setup(vertices, faces, args.threads)
             setup_s = time.perf_counter() - start
-            row = {"mesh": name, "faces": len(faces), "closed": closed, "engine": engine}
+            row = {"mesh": name, "faces": len(faces), "group": group, "engine": engine}
             row["setup_s"] = setup_s
             for kind, p in points.items():
                 sdf, rate, partial = timed_run(query, p, args.budget, args.block)
@@ -346,7 +353,7 @@ def engine_section(args) -> list[dict]:
         except MeshError as exc:
             log(f"{name}: {exc}")
             continue
-        engine_rows(name, None, vertices, faces, points, refs, args, rows)
+        engine_rows(name, vertices, faces, points, refs, args, rows)
     return rows
 
 
@@ -356,7 +363,7 @@ def fmt(value: float, digits: int = 2) -> str:
 
 def engine_tables(rows: list[dict]) -> str:
     lines = [
-        "| mesh | faces | closed | engine | setup s | near M pts/s | uniform M pts/s "
+        "| mesh | faces | kind | engine | setup s | near M pts/s | uniform M pts/s "
         "| max dist err | sign wrong near % | sign wrong uniform % |",
         "|---|---:|---|---|---:|---:|---:|---:|---:|---:|",
     ]
@@ -365,7 +372,7 @@ def engine_tables(rows: list[dict]) -> str:
         uniform = fmt(r["uniform_mpts"]) + ("*" if r["uniform_partial"] else "")
         err = max(r["near_err"], r["uniform_err"])
         lines.append(
-            f"| {r['mesh']} | {r['faces']} | {'yes' if r['closed'] else 'no'} | {r['engine']} "
+            f"| {r['mesh']} | {r['faces']} | {r['group']} | {r['engine']} "
             f"| {fmt(r['setup_s'])} | {near} | {uniform} | {err:.1e} | {fmt(r['near_wrong'])} "
             f"| {fmt(r['uniform_wrong'])} |"
         )
@@ -380,8 +387,8 @@ def summary_table(rows: list[dict]) -> str:
         "| sign wrong uniform % |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for closed, label in ((True, "closed"), (False, "open or defective")):
-        group = [r for r in rows if r["closed"] == closed]
+    for label in ("closed", "watertight, not oriented", "open"):
+        group = [r for r in rows if r["group"] == label]
         names = list(dict.fromkeys(r["engine"] for r in group))
 
         def median(engine: str, key: str, group=group) -> float:
@@ -544,8 +551,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--points", type=int, default=500_000, help="points of each kind")
     parser.add_argument("--check", type=int, default=2000, help="points checked by brute force")
     parser.add_argument(
-        "--meshes", type=Path, nargs="+", default=[REPO / "data" / "raw", SHARED],
-        help="mesh folders (engines and jobs sections)",
+        "--meshes", type=Path, nargs="*", default=[REPO / "data" / "raw", SHARED],
+        help="mesh folders (engines and jobs sections; none: only the generated large mesh)",
     )  # fmt: skip
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--budget", type=float, default=20.0, help="seconds per point set")

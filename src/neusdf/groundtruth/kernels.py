@@ -729,3 +729,32 @@ def grid_crossings(points, distance, origin, step, node_value, node_distance):
                 best = overlap
                 out[i] = value
     return out
+
+
+@numba.njit(cache=True, inline="always")
+def _spread_bits(v):
+    """The low 21 bits of ``v`` spread to every third bit (for a Morton code)."""
+    v &= 0x1FFFFF
+    v = (v | (v << 32)) & 0x1F00000000FFFF
+    v = (v | (v << 16)) & 0x1F0000FF0000FF
+    v = (v | (v << 8)) & 0x100F00F00F00F00F
+    v = (v | (v << 4)) & 0x10C30C30C30C30C3
+    v = (v | (v << 2)) & 0x1249249249249249
+    return v
+
+
+@numba.njit(parallel=True, cache=True)
+def morton_codes(points, origin, scale):
+    """Morton (Z-order) code (N,) int64 of each point: coordinates quantized to 2^21 cells of
+    ``scale`` per unit from ``origin``, bits interleaved; nearby points get nearby codes."""
+    n_points = points.shape[0]
+    out = np.empty(n_points, dtype=np.int64)
+    top = (1 << 21) - 1
+    for i in numba.prange(n_points):
+        code = 0
+        for k in range(3):
+            q = (points[i, k] - origin[k]) * scale
+            cell = 0 if not q > 0.0 else (top if q >= top else int(q))
+            code |= _spread_bits(cell) << k
+        out[i] = code
+    return out
