@@ -560,3 +560,23 @@ def test_small_bench_runs_and_our_engine_is_exact(tmp_path):
     for row in ours:
         assert row["near_wrong"] == 0.0 and row["uniform_wrong"] == 0.0, row["mesh"]
         assert max(row["near_err"], row["uniform_err"]) < 1e-6, row["mesh"]  # float32 output
+
+
+def test_signs_on_open_meshes_follow_the_exact_winding_number(shared_or_none):
+    # Points where the fast winding number is near 0.5 (next to holes) are evaluated again with
+    # a wider opening ratio: the signs equal the brute-force ones, also there.
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.8)
+    keep = np.ones(len(sphere.faces), dtype=bool)
+    keep[np.random.default_rng(1).choice(len(sphere.faces), 64, replace=False)] = False
+    cases = {"sphere with holes": (sphere.vertices, sphere.faces[keep])}
+    if shared_or_none is not None:
+        cases["teapot"] = normalized_shared(shared_or_none, "trimesh__teapot.stl")
+    for name, (vertices, faces) in cases.items():
+        points = mixed_points(vertices, faces, 3000, seed=15)
+        truth = gt.GroundTruth(vertices, faces)
+        assert truth.sign_method == "winding" and not truth.closed
+        w = gt.winding_number(vertices, faces, points)
+        close = np.abs(np.abs(w) - 0.5) < 0.2
+        assert close.sum() >= 10, name  # the test covers the refined points
+        brute = gt.winding_number(vertices, faces, points, method="brute")
+        np.testing.assert_array_equal(truth.inside(points), np.abs(brute) > 0.5, err_msg=name)
