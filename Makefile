@@ -17,7 +17,7 @@ SLURM_DIR ?= /tmp/neusdf-slurm
 # 1: a SLURM that cannot be installed or started is reported and skipped (exit 0), as in CI
 SLURM_UP_OPTIONAL ?= 0
 
-.PHONY: install run compare test test-fast test-cluster lint format bench bench-pipeline clean data
+.PHONY: install run compare sweep test test-fast test-cluster lint format bench bench-pipeline bench-gt clean data
 
 install: $(STAMP)
 
@@ -86,6 +86,13 @@ bench: $(STAMP)
 # aggregation at 1,000 objects. Other folder: make bench-pipeline BENCH_ARGS="--raw-dir DIR".
 bench-pipeline: $(STAMP)
 	$(PY) bench/pipeline.py $(BENCH_ARGS)
+
+# Ground truth against the peer engines of requirements/bench.txt (installed here, bench only),
+# and the cost against mesh size. Other sections: make bench-gt GT_ARGS="--sections jobs --repo DIR".
+GT_ARGS ?=
+bench-gt: $(STAMP)
+	$(PIP) -r requirements/bench.txt
+	$(PY) bench/groundtruth.py $(GT_ARGS)
 
 data: $(STAMP)
 	$(PY) -m neusdf.tools.shapes data/raw

@@ -165,7 +165,7 @@ def speed_table(threads: int | None) -> str:
          lambda p: gt.closest_point(tree, p, threads=threads)),
         ("exact distance, brute force", few,
          lambda p: gt.closest_point_naive(vertices, faces, p)),
-        ("parity (pysdf contains)", many,
+        ("parity (ray crossings)", many,
          lambda p: gt.parity_inside(vertices, faces, p, threads=threads)),
         ("winding, tree (beta=2)", many,
          lambda p: gt.winding_number(vertices, faces, p, tree=tree, threads=threads)),

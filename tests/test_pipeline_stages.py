@@ -87,7 +87,7 @@ def test_sample_writes_every_set_with_its_attributes(built, config):
     with h5py.File(built["s.h5"]) as f:
         assert f["train/points"].shape == (6000, 3)
         assert f["test/surface/sdf"].shape == (2000,)
-        assert f.attrs["sign_method"] == "parity"
+        assert f.attrs["sign_method"] == "winding"
         # A sphere of radius 0.9 after normalization: the ground truth is its closed form
         # up to faceting.
         points, sdf = f["test/volume/points"][:], f["test/volume/sdf"][:]

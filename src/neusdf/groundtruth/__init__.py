@@ -17,6 +17,9 @@ from neusdf.groundtruth.sdf import (
 from neusdf.groundtruth.winding import (
     closed_oriented_volume,
     encloses_volume,
+    is_closed,
+    is_closed_oriented,
+    ray_crossings,
     require_volume,
     winding_number,
 )
@@ -30,8 +33,11 @@ __all__ = [
     "closest_point",
     "closest_point_naive",
     "encloses_volume",
+    "is_closed",
+    "is_closed_oriented",
     "parity_inside",
     "pysdf_unsigned_distance",
+    "ray_crossings",
     "require_volume",
     "resolve_sign_method",
     "signed_distance",

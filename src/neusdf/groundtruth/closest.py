@@ -15,28 +15,36 @@ from typing import NamedTuple
 import numpy as np
 
 from neusdf.groundtruth import kernels
-from neusdf.mesh.triangles import triangle_array
+from neusdf.mesh.triangles import area_vectors, triangle_array
 from neusdf.threads import numba_threads
 
 # Points per kernel call: bounds the float64 copies (~56 bytes/point) and keeps Ctrl-C responsive.
 CHUNK_SIZE = 1 << 18
-# Faces per leaf of the hierarchy; 8 balances box tests against triangle tests.
-LEAF_SIZE = 8
+# Faces per leaf of the hierarchy: 4 balances box tests against triangle tests.
+LEAF_SIZE = 4
+# Bins of the surface-area-heuristic split search.
+SAH_BINS = 16
 
 
 class TriangleTree(NamedTuple):
-    """Bounding-volume hierarchy over a mesh's triangles (see :mod:`neusdf.groundtruth.kernels`).
+    """Bounding-volume hierarchy over a mesh's triangles (see :func:`kernels.build_tree`).
 
     Attributes
     ----------
     triangles : (F, 3, 3) float64
-        Triangle corners (face, corner, xyz).
-    order : (F,) int64
-        Face permutation; node k owns ``order[start[k]:start[k] + count[k]]``.
-    start, count, left, right : (M,) int64
-        Face range and children (-1 for leaves) of each node.
+        Triangle corners (face, corner, xyz) in tree order: node k owns
+        ``triangles[start[k]:start[k] + count[k]]``.
+    face : (F,) int64
+        The mesh's face index of each triangle in tree order.
+    normals : (F, 3) float64
+        Unit normals in tree order (zero for degenerate triangles).
+    cross : (F, 3) float64
+        Area vectors times two (edge cross products) in tree order.
+    start, count, right : (M,) int64
+        Triangle range and right child of each node; the left child of node k is k + 1,
+        leaves have ``right == -1``.
     lo, hi : (M, 3) float64
-        Node bounding boxes.
+        Node bounding boxes; node 0 is the root.
     depth : int
         Number of tree levels.
     center, dipole : (M, 3) float64
@@ -45,22 +53,33 @@ class TriangleTree(NamedTuple):
     moment : (M, 3, 3) float64
         Second-order far-field term of each node.
     radius : (M,) float64
-        Distance from ``center`` to the node's farthest corner.
+        Bound of the distance from ``center`` to the node's triangles.
     """
 
     triangles: np.ndarray
-    order: np.ndarray
+    face: np.ndarray
+    normals: np.ndarray
+    cross: np.ndarray
     start: np.ndarray
     count: np.ndarray
-    left: np.ndarray
     right: np.ndarray
     lo: np.ndarray
     hi: np.ndarray
     depth: int
-    center: np.ndarray
-    dipole: np.ndarray
-    moment: np.ndarray
-    radius: np.ndarray
+    center: np.ndarray | None
+    dipole: np.ndarray | None
+    moment: np.ndarray | None
+    radius: np.ndarray | None
+
+    def with_moments(self) -> TriangleTree:
+        """This tree with the far-field moments fast winding numbers need (computed if
+        missing)."""
+        if self.moment is not None:
+            return self
+        center, dipole, moment, radius = kernels.tree_moments(
+            self.triangles, self.start, self.count, self.right, self.lo, self.hi
+        )
+        return self._replace(center=center, dipole=dipole, moment=moment, radius=radius)
 
 
 class ClosestPoints(NamedTuple):
@@ -84,7 +103,8 @@ class ClosestPoints(NamedTuple):
 def build_tree(
     vertices: np.ndarray, faces: np.ndarray, leaf_size: int = LEAF_SIZE, winding: bool = True
 ) -> TriangleTree:
-    """Build the triangle hierarchy used by the closest-point query and fast winding numbers.
+    """Build the triangle hierarchy used by closest points, ray crossings and fast winding
+    numbers.
 
     Parameters
     ----------
@@ -93,24 +113,26 @@ def build_tree(
     leaf_size : int
         Most faces in a leaf.
     winding : bool
-        Also compute the far-field moments fast winding numbers need (most of the build time);
-        False leaves them None, for closest-point queries only.
+        Also compute the far-field moments fast winding numbers need; False leaves them None
+        (:meth:`TriangleTree.with_moments` adds them later).
 
     Returns
     -------
     TriangleTree
     """
     triangles = triangle_array(vertices, faces)
-    order, start, count, left, right, lo, hi, depth = kernels.build_tree(triangles, leaf_size)
-    center = dipole = moment = radius = None
-    if winding:
-        center, dipole, moment, radius = kernels.tree_moments(
-            triangles, order, start, count, left, right
-        )
-    return TriangleTree(
-        triangles, order, start, count, left, right, lo, hi, int(depth),
-        center, dipole, moment, radius,
+    order, start, count, right, lo, hi, depth = kernels.build_tree(
+        triangles, int(leaf_size), SAH_BINS
+    )
+    triangles = np.ascontiguousarray(triangles[order])
+    cross = area_vectors(triangles)
+    norm = np.linalg.norm(cross, axis=1, keepdims=True)
+    normals = np.divide(cross, norm, out=np.zeros_like(cross), where=norm > 0)
+    tree = TriangleTree(
+        triangles, order, normals, cross, start, count, right, lo, hi, int(depth),
+        None, None, None, None,
     )  # fmt: skip
+    return tree.with_moments() if winding else tree
 
 
 def as_points(points: np.ndarray) -> np.ndarray:
@@ -169,17 +191,17 @@ def closest_point(
                 else np.square(np.asarray(upper[part], dtype=np.float64))
             )
             sq, f, q = kernels.tree_closest(
-                chunk, t.triangles, t.order, t.start, t.count, t.left, t.right, t.lo, t.hi,
-                t.depth, bound,
+                chunk, t.triangles, t.normals, t.start, t.count, t.right, t.lo, t.hi, t.depth,
+                bound,
             )  # fmt: skip
             missed = np.flatnonzero(f < 0)
             if len(missed):  # the bound was already the exact distance: find its triangle
                 sq2, f2, q2 = kernels.tree_closest(
-                    chunk[missed], t.triangles, t.order, t.start, t.count, t.left, t.right,
-                    t.lo, t.hi, t.depth, np.full(len(missed), np.inf),
+                    chunk[missed], t.triangles, t.normals, t.start, t.count, t.right, t.lo,
+                    t.hi, t.depth, np.full(len(missed), np.inf),
                 )  # fmt: skip
                 sq[missed], f[missed], q[missed] = np.minimum(sq[missed], sq2), f2, q2
-            distance[part], face[part], closest[part] = np.sqrt(sq), f, q
+            distance[part], face[part], closest[part] = np.sqrt(sq), t.face[f], q
     return ClosestPoints(distance, face, closest)
 
 

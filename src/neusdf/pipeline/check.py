@@ -191,7 +191,9 @@ def check_mesh(
         vertices = np.asarray(normalized.vertices, dtype=np.float64)
         faces = np.asarray(normalized.faces, dtype=np.int64)
         require_volume(vertices, faces, name=str(path), threads=threads)
-        record.sign_method = resolve_sign_method(sign, bool(record.watertight))
+        record.sign_method = resolve_sign_method(
+            sign, bool(record.watertight), bool(record.winding_consistent)
+        )
         if not record.watertight:
             record.sign_disagreement_percent = sign_disagreement(
                 vertices, faces, n_points, seed, threads
