@@ -69,6 +69,7 @@ class BandedGrid(NamedTuple):
     evaluated: np.ndarray
     stats: dict
 
+
 # Trained hash-grid SDFs are close to 1-Lipschitz near the surface, not everywhere: on the
 # default meshes the finite-difference gradient norm where |f| < 0.05 has its 99.99th percentile
 # at 1.4-2.6 and its maximum at 1.7-3.9 (README, Performance). 2 covers most of it; the closure
