@@ -337,17 +337,11 @@ def spatial_order(points: np.ndarray) -> np.ndarray:
 
 
 def signed_distance(
-    vertices: np.ndarray,
-    faces: np.ndarray,
-    points: np.ndarray,
-    *,
-    engine: str = "exact",
-    sign: str = "auto",
-    watertight: bool | None = None,
-    threads: int | None = None,
-    name: str = "<mesh>",
+    vertices: np.ndarray, faces: np.ndarray, points: np.ndarray, **options
 ) -> tuple[np.ndarray, str]:
-    """Signed distance from points to a mesh, in one call (see :class:`GroundTruth`).
+    """Signed distance from points to a mesh, in one call: :class:`GroundTruth` built with the
+    keyword ``options`` (``engine``, ``sign``, ``watertight``, ``threads``, ``name``), then
+    called on ``points``.
 
     Returns
     -------
@@ -356,7 +350,5 @@ def signed_distance(
     sign_method : {"parity", "winding"}
         The inside test actually used.
     """
-    truth = GroundTruth(
-        vertices, faces, engine=engine, sign=sign, watertight=watertight, threads=threads, name=name
-    )
+    truth = GroundTruth(vertices, faces, **options)
     return truth(points), truth.sign_method
