@@ -19,7 +19,7 @@ from neusdf.groundtruth.closest import LEAF_SIZE
 from neusdf.mesh.load import load_mesh, normalize_mesh
 from neusdf.mesh.points import sample_near_surface
 from neusdf.mesh.triangles import triangle_array
-from tests.conftest import REPO, SHARED_MESHES
+from tests.helpers import REPO, SHARED_MESHES
 
 CAD_MESHES = (
     "trimesh__20mm-xyz-cube.stl",
