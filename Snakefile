@@ -21,6 +21,7 @@ localrules:
     all,
     aggregate,
     plot_summary,
+    plot_collection,
     compare_models,
     gallery,
 
@@ -43,11 +44,15 @@ rule all:
         "results/summary.csv",
         "results/summary.md",
         "results/plots/summary.png",
+        "results/plots/collection.png",
+        "results/worst.csv",
         "results/models.csv",
         "results/plots/models.png",
-        all_plots,
-        all_renders,
         "results/gallery.html",
+
+
+onstart:
+    one_pending_wakeup()
 
 
 onsuccess:

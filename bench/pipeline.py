@@ -14,6 +14,19 @@ Run: ``python bench/pipeline.py [--raw-dir data/raw] [--objects N] [--config key
 ``--repo`` runs another checkout (e.g. ``git archive <main commit>`` unpacked into a folder) with
 its own ``src`` on PYTHONPATH; ``--json out.json`` keeps the numbers and ``--compare old.json``
 prints them side by side with ratios (old / new: > 1 means faster now).
+
+Collection scale (docs/datasets.md), each a table of its own:
+
+4. ``--controller-objects 100 1000``: the workflow on that many symlinks of the smallest mesh with
+   a tiny model (short jobs, the hardest case for the scheduler), one thread per job; the
+   Snakemake process's own CPU time (user + system, measured inside it at exit) against its jobs'
+   (its waited-for children), and its peak RSS;
+5. ``--threads 1 2``: objects per hour of the workflow at ``--cores`` with that many threads per
+   job (``compute.threads``), on ``--throughput-objects`` objects (the meshes of ``--raw-dir``
+   repeated);
+6. ``--batches N``: next to each ``--dag-objects`` dry run (whole, up to ``--whole-max`` objects),
+   the dry run of batch 1 of N (``snakemake -n --batch aggregate=1/N``), with the peak RSS of the
+   Snakemake process.
 """
 
 from __future__ import annotations
@@ -44,6 +57,36 @@ paths = sorted(str(p) for p in Path(sys.argv[1]).glob("*.json"))
 write_summary(paths, sys.argv[2] + "/summary.csv", sys.argv[2] + "/summary.md", models=["m"])
 print(time.perf_counter() - start)
 """
+
+
+# Runs Snakemake's command line in this process and, at exit, writes the process's own CPU time
+# (its threads included), its waited-for children's (the jobs and what they started) and its
+# peak RSS to the JSON file named first.
+MEASURED_SNAKEMAKE = """
+import atexit, json, resource, sys, time
+out = sys.argv[1]
+start = time.perf_counter()
+def report():
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    jobs = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(out, "w") as handle:
+        json.dump({"wall_s": time.perf_counter() - start,
+                   "controller_cpu_s": own.ru_utime + own.ru_stime,
+                   "jobs_cpu_s": jobs.ru_utime + jobs.ru_stime,
+                   "max_rss_mib": own.ru_maxrss / 1024}, handle)
+atexit.register(report)
+from snakemake.cli import main
+sys.argv = ["snakemake", *sys.argv[2:]]
+main()
+"""
+
+# A model that trains in about a second (keys not given take their schema defaults).
+TINY_MODEL = {
+    "encoding": {"n_levels": 4, "n_features_per_level": 2, "log2_hashmap_size": 12,
+                 "base_resolution": 4, "finest_resolution": 32},
+    "network": {"n_neurons": 16, "n_hidden_layers": 1},
+    "training": {"epochs": 4, "batch_size": 1024},
+}  # fmt: skip
 
 
 def _env(repo: Path) -> dict:
@@ -88,6 +131,155 @@ def _timed_snakemake(
     if proc.returncode != 0:
         sys.exit(f"{what} failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}")
     return seconds
+
+
+def measured_snakemake(
+    repo: Path, workdir: Path, configfile: Path, config: list[str], args: list[str], what: str
+) -> dict:
+    """One ``snakemake`` run of ``repo``'s workflow in ``workdir`` (as :func:`_timed_snakemake`),
+    measured from inside the Snakemake process: ``wall_s``, ``controller_cpu_s`` (its own user
+    + system seconds), ``jobs_cpu_s`` (its jobs'), ``max_rss_mib``, and ``jobs`` (the total of
+    the job stats Snakemake printed)."""
+    out = workdir / f"measured-{what.replace(' ', '-')}.json"
+    cmd = [sys.executable, "-c", MEASURED_SNAKEMAKE, str(out), *args]
+    cmd += ["--snakefile", str(repo / "Snakefile"), "--directory", str(workdir)]
+    cmd += ["--configfile", str(configfile), "--config", *config]
+    proc = subprocess.run(cmd, env=_env(repo), capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"{what} failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}")
+    result = json.loads(out.read_text())
+    totals = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("total")]
+    result["jobs"] = int(totals[-1].split()[-1]) if totals else None
+    return result
+
+
+def tiny_configfile(repo: Path, dest: Path) -> Path:
+    """``repo``'s config.yaml with one tiny model, small samples and one thread per job."""
+    import yaml
+
+    config = yaml.safe_load((repo / "config.yaml").read_text())
+    config["run_models"] = ["tiny"]
+    config["models"] = {"tiny": TINY_MODEL}
+    config["compute"] = {**config.get("compute", {}), "threads": 1}
+    config["sample"].update(
+        train_surface=3000, train_volume=3000, test_surface=4000, test_volume=4000
+    )
+    config["evaluate"].update(timing_points=2000, timing_repeats=2)
+    config["extract"]["resolution"] = 32
+    config["geometry"] = {"n_samples": 2000}
+    config["plot"]["resolution"] = 32
+    dest.write_text(yaml.safe_dump(config))
+    return dest
+
+
+def link_copies(mesh: Path, dest: Path, n_objects: int) -> Path:
+    """``dest`` with ``n_objects`` symlinks to ``mesh`` (``obj000000.<ext>``, ...)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for index in range(n_objects):
+        link = dest / f"obj{index:06d}{mesh.suffix}"
+        if not link.is_symlink():
+            link.symlink_to(mesh.resolve())
+    return dest
+
+
+def controller_share(repo: Path, scratch: Path, mesh: Path, n_objects: int, cores: int) -> dict:
+    """The whole workflow on ``n_objects`` symlinks of ``mesh`` with the tiny config: what the
+    Snakemake process itself spent against its jobs (:func:`measured_snakemake`)."""
+    work = scratch / f"controller{n_objects}"
+    work.mkdir(parents=True, exist_ok=True)
+    raw = link_copies(mesh, scratch / f"raw{n_objects}", n_objects)
+    configfile = tiny_configfile(repo, work / "config.yaml")
+    flags = ["--cores", str(cores), "--resources", "gpu=1"]
+    result = measured_snakemake(repo, work, configfile, [f"raw_dir={raw}"], flags, "controller")
+    result["share_percent"] = (
+        100.0 * result["controller_cpu_s"] / (result["controller_cpu_s"] + result["jobs_cpu_s"])
+    )
+    result["ms_per_job"] = 1000.0 * result["controller_cpu_s"] / max(result["jobs"] or 1, 1)
+    return result
+
+
+def throughput(
+    repo: Path, scratch: Path, raw_dir: Path, configfile: Path, n_objects: int, threads: int,
+    cores: int,
+) -> dict:  # fmt: skip
+    """Objects per hour of the whole workflow on ``n_objects`` (the meshes of ``raw_dir``,
+    repeated) at ``cores`` with ``threads`` per job."""
+    meshes = sorted(p for p in raw_dir.iterdir() if p.suffix.lower() in SUPPORTED_EXTENSIONS)
+    raw = scratch / f"throughput-raw{n_objects}"
+    raw.mkdir(parents=True, exist_ok=True)
+    for index in range(n_objects):
+        mesh = meshes[index % len(meshes)]
+        link = raw / f"{mesh.stem}-{index:03d}{mesh.suffix}"
+        if not link.is_symlink():
+            link.symlink_to(mesh.resolve())
+    work = scratch / f"throughput-t{threads}"
+    work.mkdir(parents=True, exist_ok=True)
+    config = [f"raw_dir={raw}", f"compute={{threads: {threads}}}"]
+    flags = ["--cores", str(cores), "--resources", "gpu=1"]
+    result = measured_snakemake(repo, work, configfile, config, flags, f"threads {threads}")
+    result["objects_per_hour"] = 3600.0 * n_objects / result["wall_s"]
+    return result
+
+
+def dry_runs(repo: Path, scratch: Path, mesh: Path, n_objects: int, batches: int | None,
+             whole: bool) -> dict:  # fmt: skip
+    """``snakemake -n`` on ``n_objects`` symlinks of ``mesh``: the whole plan (when ``whole``)
+    and batch 1 of ``batches``, each measured (:func:`measured_snakemake`)."""
+    raw = link_copies(mesh, scratch / f"raw{n_objects}", n_objects)
+    out = {}
+    plans = (["whole"] if whole else []) + ([f"batch 1/{batches}"] if batches else [])
+    for plan in plans:
+        work = scratch / f"plan{n_objects}-{plan.replace(' ', '').replace('/', 'of')}"
+        work.mkdir(parents=True, exist_ok=True)
+        args = ["-n", "--quiet", "rules", "--cores", "2"]
+        if plan != "whole":
+            args += ["--batch", f"aggregate=1/{batches}"]
+        out[plan] = measured_snakemake(
+            repo, work, repo / "config.yaml", [f"raw_dir={raw}"], args, f"dry run {plan}"
+        )
+    return out
+
+
+def format_collection(results: dict) -> str:
+    """The collection-scale tables (controller share, threads per job, plans)."""
+    lines = []
+    if results.get("controller"):
+        lines += [
+            "",
+            "| objects | jobs | wall s | controller CPU s | jobs CPU s | controller share | "
+            "controller ms per job | controller RSS MiB |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for n, r in results["controller"].items():
+            lines.append(
+                f"| {n} | {r['jobs']} | {r['wall_s']:.0f} | {r['controller_cpu_s']:.1f} | "
+                f"{r['jobs_cpu_s']:.0f} | {r['share_percent']:.1f} % | {r['ms_per_job']:.0f} | "
+                f"{r['max_rss_mib']:.0f} |"
+            )
+    if results.get("threads"):
+        lines += [
+            "",
+            "| threads per job | objects | wall s | objects per hour | jobs CPU s |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for threads, r in results["threads"].items():
+            lines.append(
+                f"| {threads} | {r['objects']} | {r['wall_s']:.0f} | "
+                f"{r['objects_per_hour']:.0f} | {r['jobs_cpu_s']:.0f} |"
+            )
+    if results.get("plans"):
+        lines += [
+            "",
+            "| objects | plan | jobs | wall s | Snakemake CPU s | Snakemake RSS MiB |",
+            "|---:|---|---:|---:|---:|---:|",
+        ]
+        for n, plans in results["plans"].items():
+            for plan, r in plans.items():
+                lines.append(
+                    f"| {n} | {plan} | {r['jobs']} | {r['wall_s']:.1f} | "
+                    f"{r['controller_cpu_s']:.1f} | {r['max_rss_mib']:.0f} |"
+                )
+    return "\n".join(lines)
 
 
 def _number(text: str) -> float:
@@ -237,6 +429,44 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the benchmark TSVs of an earlier (finished or interrupted) --scratch folder "
         "instead of running the workflow",
     )
+    parser.add_argument(
+        "--controller-objects",
+        type=int,
+        nargs="*",
+        default=[],
+        help="controller CPU share at these collection sizes (tiny model)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="*",
+        default=[],
+        help="objects per hour with these threads per job",
+    )
+    parser.add_argument(
+        "--throughput-objects",
+        type=int,
+        default=12,
+        help="objects of each --threads run (the --raw-dir meshes repeated)",
+    )
+    parser.add_argument(
+        "--batches",
+        type=int,
+        default=None,
+        help="also plan batch 1 of N at each --dag-objects size",
+    )
+    parser.add_argument(
+        "--whole-max",
+        type=int,
+        default=10_000,
+        help="plan the whole DAG only up to this many objects (memory)",
+    )
+    parser.add_argument(
+        "--aggregate-max",
+        type=int,
+        default=100_000,
+        help="aggregate synthetic metrics files only up to this many objects",
+    )
     parser.add_argument("--scratch", type=Path, default=None, help="kept; default: a temp dir")
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here")
     parser.add_argument("--compare", type=Path, default=None, help="an earlier --json output")
@@ -264,14 +494,33 @@ def main(argv: list[str] | None = None) -> int:
             results["stages"] = stage_table(read_benchmarks(scratch))
             results["workflow_wall_s"] = seconds
             print(f"# workflow: {len(objects)} objects in {seconds:.1f} s wall", file=sys.stderr)
+        smallest = min(meshes, key=lambda p: p.stat().st_size)
         for n in args.dag_objects:
-            smallest = min(meshes, key=lambda p: p.stat().st_size)
-            results["dry_run_s"][str(n)] = time_dry_run(repo, scratch, smallest, n)
-            results["aggregate_s"][str(n)] = time_aggregate(repo, scratch, n)
+            if args.batches:
+                plans = dry_runs(repo, scratch, smallest, n, args.batches, n <= args.whole_max)
+                results.setdefault("plans", {})[str(n)] = plans
+                if "whole" in plans:
+                    results["dry_run_s"][str(n)] = plans["whole"]["wall_s"]
+            else:
+                results["dry_run_s"][str(n)] = time_dry_run(repo, scratch, smallest, n)
+            if n <= args.aggregate_max:
+                results["aggregate_s"][str(n)] = time_aggregate(repo, scratch, n)
+        for n in args.controller_objects:
+            share = controller_share(repo, scratch, smallest, n, args.cores)
+            results.setdefault("controller", {})[str(n)] = share
+        for threads in args.threads:
+            configfile = (args.configfile or repo / "config.yaml").resolve()
+            run = throughput(
+                repo, scratch, args.raw_dir, configfile, args.throughput_objects, threads,
+                args.cores,
+            )  # fmt: skip
+            run["objects"] = args.throughput_objects
+            results.setdefault("threads", {})[str(threads)] = run
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     old = json.loads(args.compare.read_text()) if args.compare else None
     print(format_results(results, old))
+    print(format_collection(results))
     return 0
 
 

@@ -1,6 +1,10 @@
+# Every per-object output is an input here (not of `all`), so that `snakemake --batch
+# aggregate=i/N` covers them all, batch by batch (docs/datasets.md).
 rule aggregate:
     input:
-        all_metrics,
+        metrics=all_metrics,
+        plots=all_plots,
+        renders=all_renders,
     output:
         csv=report(
             "results/summary.csv",
@@ -22,3 +26,32 @@ rule aggregate:
         code=CODE["aggregate"],
     script:
         "../scripts/aggregate.py"
+
+
+rule plot_collection:
+    input:
+        csv=rules.aggregate.output.csv,
+    output:
+        png=report(
+            "results/plots/collection.png",
+            caption="../report/collection.rst",
+            category="Summary",
+            labels={"figure": "distributions and failures"},
+        ),
+        worst=report(
+            "results/worst.csv",
+            caption="../report/worst_table.rst",
+            category="Summary",
+            labels={"table": "worst objects"},
+        ),
+    log:
+        "results/logs/plot_collection.log",
+    benchmark:
+        "results/benchmarks/plot_collection.tsv"
+    conda:
+        "../envs/neusdf.yaml"
+    threads: 1
+    params:
+        code=CODE["plot"],
+    script:
+        "../scripts/plot_collection.py"

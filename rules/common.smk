@@ -8,8 +8,8 @@ from snakemake.utils import validate
 from neusdf.config import CONFIG_SCHEMA, coerce_types, load_schema, workflow_config
 from neusdf.pipeline.code import code_fingerprint
 from neusdf.pipeline.compute import COMPUTE_KEYS, Compute
-from neusdf.pipeline.discovery import discover_objects
-from neusdf.pipeline.jobs import find_failure_records
+from neusdf.pipeline.discovery import DiscoveryError, discover_objects
+from neusdf.pipeline.jobs import find_failure_records, unfinished_jobs
 from neusdf.threads import sleeping_idle_threads
 
 # Inherited by every job this Snakemake starts (and re-set where a cluster job re-reads this file).
@@ -21,7 +21,14 @@ validate(config, "../src/neusdf/schemas/config.schema.yaml")
 # Defaults of nested sections and of every named model, from the schemas (the one source).
 config.update(workflow_config(config))
 
-OBJECTS = discover_objects(config["raw_dir"])
+OBJECTS = discover_objects(
+    config["raw_dir"], config["include"], config["exclude"], manifest=config["objects"]
+)
+if not OBJECTS:
+    raise DiscoveryError(
+        f"{config['objects'] or config['raw_dir']}: no mesh files"
+        + (" match include/exclude" if config["include"] or config["exclude"] else "")
+    )
 MODELS = list(config["run_models"])
 
 for _model in MODELS:
@@ -113,22 +120,45 @@ def existing_metrics():
     return [path for path in all_metrics(None) if Path(path).is_file()]
 
 
+def unfinished(failures):
+    """(model, object, stage) of the pairs with neither metrics nor a failure record."""
+    chain = [
+        ("normalize", rules.normalize.output.meta),
+        ("sample", rules.sample.output.samples),
+        ("train", rules.train.output.checkpoint),
+        ("extract", rules.extract.output.meta),
+        ("evaluate", rules.evaluate.output.metrics),
+    ]
+    return unfinished_jobs(OBJECTS, MODELS, failures, chain)
+
+
 def write_summary_after_failures():
-    """Write results/summary.{csv,md} from what finished plus the failure records."""
+    """Write results/summary.{csv,md} from what finished, the failure records, and the pairs
+    that did not finish without a record; and the collection figure and worst objects from it
+    (with failures the aggregate job cannot run, as some of its inputs are missing)."""
     from neusdf.evaluation.summary import write_summary
+    from neusdf.pipeline.plot import plot_collection_file
 
     failures = failure_records()
-    if not failures:
+    missing = unfinished(failures)
+    if not failures and not missing:
         return
     write_summary(
         existing_metrics(),
-        "results/summary.csv",
-        "results/summary.md",
+        rules.aggregate.output.csv,
+        rules.aggregate.output.md,
         failure_paths=failures,
         models=MODELS,
+        unfinished=missing,
+    )
+    plot_collection_file(
+        rules.aggregate.output.csv,
+        rules.plot_collection.output.png,
+        rules.plot_collection.output.worst,
     )
     print(
-        f"neusdf: {len(failures)} failed job(s) listed in results/summary.csv",
+        f"neusdf: {len(failures)} failed job(s) and {len(missing)} unfinished "
+        "(model, object) pair(s) listed in results/summary.csv",
         file=sys.stderr,
     )
 
@@ -152,3 +182,39 @@ def write_gallery_after_failures():
             "results/renders/{model}/{obj}.png",
             "results/gallery.html",
         )
+
+
+def one_pending_wakeup():
+    """Keep at most one of Snakemake's timed scheduler wake-ups pending.
+
+    Snakemake (9.x) arms a wake-up one timespan of ``--max-jobs-per-timespan`` (default 1 s)
+    ahead after every scheduling pass, pending or not, and each wake-up is a pass that arms the
+    next: every finished job starts one more chain, so after n jobs the controller makes n passes
+    a second, each over every ready job, for the rest of the run (its CPU time grew faster than
+    the collection). Replacing its re-arm by one that skips while a wake-up is pending keeps the
+    rate limit working with one chain. Called by ``onstart``; a Snakemake without that method is
+    left alone.
+    """
+    import threading
+
+    scheduler = getattr(workflow, "scheduler", None)
+    if scheduler is None or not hasattr(scheduler, "_schedule_reevalutation"):
+        return
+    lock = threading.Lock()
+    pending = [False]
+
+    def wake():
+        with lock:
+            pending[0] = False
+        scheduler._open_jobs.release()
+
+    def wake_once_after(delay):
+        with lock:
+            if pending[0]:
+                return
+            pending[0] = True
+        timer = threading.Timer(delay, wake)
+        timer.daemon = True  # never holds up the end of a run
+        timer.start()
+
+    scheduler._schedule_reevalutation = wake_once_after

@@ -5,7 +5,7 @@ from neusdf.pipeline.jobs import job
 
 with job(snakemake.log[0]):
     write_summary(
-        metrics_paths=list(snakemake.input),
+        metrics_paths=list(snakemake.input.metrics),
         csv_out=snakemake.output.csv,
         md_out=snakemake.output.md,
         failure_paths=snakemake.params.failures,

@@ -7,7 +7,10 @@ from neusdf.threads import set_threads
 
 set_threads(snakemake.threads, torch_too=False)  # torch, if ever needed, in load_field
 obj, model = snakemake.wildcards.obj, snakemake.wildcards.model
-with job(snakemake.log[0], snakemake.params.failure, stage="evaluate", object=obj, model=model):
+limit = snakemake.config["time_limit_minutes"]
+with job(
+    snakemake.log[0], snakemake.params.failure, limit, stage="evaluate", object=obj, model=model
+):
     evaluate_object(
         checkpoint_path=snakemake.input.checkpoint,
         samples_path=snakemake.input.samples,

@@ -4,7 +4,11 @@ from neusdf.pipeline.jobs import job
 from neusdf.pipeline.normalize import normalize_object
 
 with job(
-    snakemake.log[0], snakemake.params.failure, stage="normalize", object=snakemake.wildcards.obj
+    snakemake.log[0],
+    snakemake.params.failure,
+    snakemake.config["time_limit_minutes"],
+    stage="normalize",
+    object=snakemake.wildcards.obj,
 ):
     normalize_object(
         source=snakemake.input[0],

@@ -6,7 +6,11 @@ from neusdf.threads import set_threads
 
 set_threads(snakemake.threads, torch_too=False)
 with job(
-    snakemake.log[0], snakemake.params.failure, stage="sample", object=snakemake.wildcards.obj
+    snakemake.log[0],
+    snakemake.params.failure,
+    snakemake.config["time_limit_minutes"],
+    stage="sample",
+    object=snakemake.wildcards.obj,
 ):
     sample_object(
         mesh_path=snakemake.input.mesh,

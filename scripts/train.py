@@ -7,7 +7,8 @@ from neusdf.threads import set_threads
 
 set_threads(snakemake.threads)
 obj, model = snakemake.wildcards.obj, snakemake.wildcards.model
-with job(snakemake.log[0], snakemake.params.failure, stage="train", object=obj, model=model):
+limit = snakemake.config["time_limit_minutes"]
+with job(snakemake.log[0], snakemake.params.failure, limit, stage="train", object=obj, model=model):
     train_object(
         samples_path=snakemake.input.samples,
         meta_path=snakemake.input.meta,

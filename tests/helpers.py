@@ -219,3 +219,62 @@ def bench_module(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# Public collections as downloaded (path under raw_dir → the object name the naming rule gives),
+# two files each (one more in the mixed folder), built from the small meshes of data/raw.
+COLLECTION_LAYOUTS = {
+    "shapenet": {
+        "02691156/1a04e3eab45ca15dd86060f189eb133/models/model_normalized.obj": (
+            "02691156-1a04e3eab45ca15dd86060f189eb133"
+        ),
+        "03001627/1a6f615e8b1b5ae4dbbc9440457e303e/models/model_normalized.obj": (
+            "03001627-1a6f615e8b1b5ae4dbbc9440457e303e"
+        ),
+    },
+    "modelnet40": {
+        "airplane/train/airplane_0001.off": "airplane-train-airplane_0001",
+        "airplane/test/airplane_0627.off": "airplane-test-airplane_0627",
+    },
+    "google_scanned_objects": {
+        "Android_Figure_Panda/meshes/model.obj": "Android_Figure_Panda",
+        "Crayola_Crayons_24_count/meshes/model.obj": "Crayola_Crayons_24_count",
+    },
+    "objaverse": {
+        "glbs/000-023/8476c4170df24cf5bbe6967222d1a42d.glb": (
+            "000-023-8476c4170df24cf5bbe6967222d1a42d"
+        ),
+        "glbs/000-142/f1b9c8ab2a974b3e8e9d4a5c37e0e3a1.glb": (
+            "000-142-f1b9c8ab2a974b3e8e9d4a5c37e0e3a1"
+        ),
+    },
+    "thingi10k": {
+        "raw_meshes/100026.stl": "100026",
+        "raw_meshes/1000.stl": "1000",
+    },
+    "mixed": {
+        "box.obj": "box-obj",
+        "box.STL": "box-stl",
+        "fuze.obj": "fuze-obj",
+        "fuze.ply": "fuze-ply",
+        "torus.ply": "torus",
+    },
+}
+# The mesh of data/raw each layout's files are made from, by extension.
+LAYOUT_SOURCES = {
+    ".obj": "sphere.obj",
+    ".off": "holed_box.off",
+    ".glb": "thin_plate.glb",
+    ".stl": "capsule.stl",
+    ".ply": "torus.ply",
+}
+
+
+def build_layout(raw: Path, layout: str) -> dict[str, str]:
+    """Symlinks in ``raw`` laid out as :data:`COLLECTION_LAYOUTS` ``[layout]``; returns it."""
+    for relative in COLLECTION_LAYOUTS[layout]:
+        path = raw / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        source = LAYOUT_SOURCES[Path(relative).suffix.lower()]
+        path.symlink_to(REPO / "data" / "raw" / source)
+    return COLLECTION_LAYOUTS[layout]

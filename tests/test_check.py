@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from neusdf.errors import MeshError
 from neusdf.io import read_json
 from neusdf.mesh.samples import read_attrs
 from neusdf.pipeline.check import check_mesh, check_paths
+from neusdf.pipeline.discovery import discover_objects
 from neusdf.pipeline.normalize import normalize_object
 from neusdf.pipeline.sample import sample_object
 from neusdf.tools.badinputs import EXPECTED
@@ -87,19 +89,38 @@ def test_open_mesh_reports_winding_and_a_disagreement_percentage():
     assert closed.scale * max(closed.extent) == pytest.approx(1.8)
 
 
-def test_folders_are_read_like_raw_dir_including_the_duplicate_stem_error(tmp_path):
+def test_folders_are_read_like_raw_dir_with_the_pipelines_names(tmp_path):
     records = check_paths([REPO / "data" / "raw"])
     assert [r.object for r in records] == sorted(p.stem for p in (REPO / "data" / "raw").iterdir())
     assert all(r.accepted for r in records)
     raw = tmp_path / "raw"
-    raw.mkdir()
+    (raw / "sub" / "models").mkdir(parents=True)
     shutil.copy(REPO / "data" / "raw" / "sphere.obj", raw / "chair.obj")
     shutil.copy(REPO / "data" / "raw" / "capsule.stl", raw / "chair.stl")
+    shutil.copy(REPO / "data" / "raw" / "torus.ply", raw / "sub" / "models" / "model.ply")
     (raw / "notes.txt").write_text("not a mesh")
     records = check_paths([raw])
-    assert records[0].stage == "discover" and not records[0].accepted
-    assert "chair.obj" in records[0].error and "chair.stl" in records[0].error
-    assert [Path(r.path).name for r in records[1:]] == ["chair.obj", "chair.stl"]
+    assert [(r.object, Path(r.path).relative_to(raw).as_posix()) for r in records] == [
+        ("chair-obj", "chair.obj"),
+        ("chair-stl", "chair.stl"),
+        ("sub", "sub/models/model.ply"),
+    ]
+    # Names come from the whole folder: a pattern selects files, it never renames them.
+    assert [r.object for r in check_paths([raw], exclude=["*.stl"])] == ["chair-obj", "sub"]
+    missing = check_paths([tmp_path / "nope"])
+    assert len(missing) == 1 and missing[0].stage == "discover" and not missing[0].accepted
+    assert "not found" in missing[0].error
+
+
+def test_a_manifest_is_read_like_the_objects_key(tmp_path):
+    shutil.copy(REPO / "data" / "raw" / "torus.ply", tmp_path / "torus.ply")
+    ball = REPO / "data" / "raw" / "sphere.obj"
+    (tmp_path / "list.csv").write_text(f"name,path\nball,{ball}\n,torus.ply\n")
+    records = check_paths([tmp_path / "list.csv"])
+    assert [(r.object, r.accepted) for r in records] == [("ball", True), ("torus", True)]
+    (tmp_path / "bad.csv").write_text("name,path\nx,missing.obj\n")
+    (bad,) = check_paths([tmp_path / "bad.csv"])
+    assert bad.stage == "discover" and "line 2" in bad.error and "file not found" in bad.error
 
 
 def test_check_agrees_with_the_stages_and_the_manifest_on_shared_meshes(shared_meshes, tmp_path):
@@ -107,6 +128,8 @@ def test_check_agrees_with_the_stages_and_the_manifest_on_shared_meshes(shared_m
         manifest = {row["file"]: row for row in csv.DictReader(handle)}
     records = {Path(r.path).name: r for r in check_paths([shared_meshes])}
     assert set(records) == set(manifest)
+    # The pipeline's names and paths for the same folder.
+    assert {r.object: r.path for r in records.values()} == discover_objects(shared_meshes)
     for name, row in manifest.items():
         check = records[name]
         assert check.accepted == (name != "trimesh__soup.stl"), name
@@ -119,3 +142,34 @@ def test_check_agrees_with_the_stages_and_the_manifest_on_shared_meshes(shared_m
     assert records["trimesh__soup.stl"].stage == "sample"
     assert "encloses no volume" in records["trimesh__soup.stl"].reason
     assert records["trimesh__bunny.ply"].sign_method == "winding"
+
+
+def test_loader_tracebacks_go_to_the_log_not_the_table(tmp_path):
+    """A PLY naming a texture image that is not there: trimesh logs a warning with a traceback;
+    ``neusdf check`` keeps the table clean and says where the messages are."""
+    import subprocess
+    import sys
+
+    from tests.helpers import ENV
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    corners = [(x, y, z) for x in (0, 1) for y in (0, 1) for z in (0, 1)]
+    faces = [(0, 2, 3, 1), (4, 5, 7, 6), (0, 1, 5, 4), (2, 6, 7, 3), (0, 4, 6, 2), (1, 3, 7, 5)]
+    header = ["ply", "format ascii 1.0", "comment TextureFile missing.png", "element vertex 8"]
+    header += [f"property float {axis}" for axis in "xyzst"]
+    header += ["element face 6", "property list uchar int vertex_indices", "end_header"]
+    body = [f"{x} {y} {z} 0.5 0.5" for x, y, z in corners] + [
+        f"4 {a} {b} {c} {d}" for a, b, c, d in faces
+    ]
+    (raw / "textured box.ply").write_text("\n".join(header + body) + "\n")
+    log = tmp_path / "check.log"
+    proc = subprocess.run(
+        [sys.executable, "-m", "neusdf.cli", "check", str(raw), "--log", str(log)],
+        capture_output=True, text=True, env=ENV, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert re.search(rf"\n\d+ message\(s\) of the mesh loaders .* in {log}\n", proc.stdout)
+    assert "textured_box" in proc.stdout and "1 of 1 accepted" in proc.stdout
+    assert "Traceback" in log.read_text() and "missing.png" in log.read_text()

@@ -43,6 +43,7 @@ AFTER_TRAINING = {
     "render": 2,
     "aggregate": 1,
     "plot_summary": 1,
+    "plot_collection": 1,
     "compare_models": 1,
     "gallery": 1,
 }
@@ -112,6 +113,7 @@ def test_workflow_end_to_end_and_incremental_rebuilds(workdir):
         "render": 1,
         "aggregate": 1,
         "plot_summary": 1,
+        "plot_collection": 1,
         "compare_models": 1,
         "gallery": 1,
     }

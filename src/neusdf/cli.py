@@ -221,7 +221,7 @@ def format_checks(records) -> str:
         disagree = "" if math.isnan(disagree) else f"{disagree:.2f}"
         note = r.reason if not r.accepted else "; ".join(r.warnings)
         rows.append([
-            r.path, "ok" if r.accepted else f"FAIL ({r.stage})",
+            r.path, r.object, "ok" if r.accepted else f"FAIL ({r.stage})",
             "" if r.watertight is None else ("yes" if r.watertight else "no"),
             "" if r.n_bodies < 0 else r.n_bodies,
             "" if r.boundary_edges < 0 else r.boundary_edges,
@@ -229,10 +229,22 @@ def format_checks(records) -> str:
             r.sign_method, disagree, size, note,
         ])  # fmt: skip
     headers = [
-        "mesh", "verdict", "watertight", "bodies", "boundary", "non-manifold", "sign",
+        "mesh", "object", "verdict", "watertight", "bodies", "boundary", "non-manifold", "sign",
         "disagree %", "normalized size", "reason / warning",
     ]  # fmt: skip
     return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
+
+
+class _Counting(logging.Filter):
+    """Counts the records that pass through a handler."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.count += 1
+        return True
 
 
 def cmd_check(args) -> int:
@@ -240,15 +252,37 @@ def cmd_check(args) -> int:
 
     from neusdf.io import atomic_path
     from neusdf.pipeline.check import MeshCheck, check_paths
+    from neusdf.pipeline.discovery import other_files
 
+    # What the mesh loaders log (a missing texture image, with its traceback) and warn goes to
+    # the log file, created only when there is something to write, never into the table.
+    handler = logging.FileHandler(args.log, mode="w", delay=True)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    counter = _Counting()
+    handler.addFilter(counter)
+    logging.getLogger().handlers[:] = [handler]
     records = check_paths(
-        args.paths, half_extent=args.half_extent, sign=args.sign, threads=args.threads
+        args.paths,
+        include=args.include,
+        exclude=args.exclude,
+        half_extent=args.half_extent,
+        sign=args.sign,
+        threads=args.threads,
     )
     if not records:
         raise CommandError("no mesh files found in " + ", ".join(args.paths))
     print(format_checks(records))
     failed = sum(not r.accepted for r in records)
     print(f"\n{len(records) - failed} of {len(records)} accepted, {failed} would fail")
+    for folder in (Path(p) for p in args.paths if Path(p).is_dir()):
+        others = other_files(folder)
+        if others:
+            kinds = ", ".join(f"{suffix or '(none)'} {n}" for suffix, n in others.most_common())
+            print(f"{folder}: {sum(others.values())} other file(s), not read as meshes: {kinds}")
+    if counter.count:
+        print(
+            f"{counter.count} message(s) of the mesh loaders (warnings, tracebacks) in {args.log}"
+        )
     if args.csv:
         fields = list(MeshCheck.__dataclass_fields__)
         with atomic_path(args.csv) as tmp, open(tmp, "w", newline="") as handle:
@@ -445,13 +479,22 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "check",
         help="would the pipeline accept these meshes?",
-        description="For each mesh file (folders: every mesh in them, as the pipeline reads "
-        "raw_dir): accepted or the pipeline's exact error, watertightness, bodies, boundary and "
+        description="For each mesh file (folders: every mesh below them, as the pipeline reads "
+        "raw_dir; .csv files: the meshes of an objects manifest), under the pipeline's object "
+        "name: accepted or the pipeline's exact error, watertightness, bodies, boundary and "
         "non-manifold edges, the sign method 'auto' picks, for open meshes the percent of probe "
         "points where ray parity and winding number disagree, and the normalized size. "
         "Exit status 1 when any mesh would fail.",
     )
-    check.add_argument("paths", nargs="+", metavar="PATH", help="mesh files or folders")
+    check.add_argument("paths", nargs="+", metavar="PATH",
+                       help="mesh files, folders or .csv manifests")  # fmt: skip
+    check.add_argument("--include", action="append", default=[], metavar="GLOB",
+                       help="as the include config key (repeatable)")  # fmt: skip
+    check.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                       help="as the exclude config key (repeatable)")  # fmt: skip
+    check.add_argument("--log", default="neusdf-check.log", metavar="FILE",
+                       help="where the mesh loaders' messages go (neusdf-check.log; "
+                       "written only when there are any)")  # fmt: skip
     check.add_argument("--csv", metavar="FILE", help="also write every field to a CSV file")
     check.add_argument("--half-extent", type=float, help="normalize.half_extent (default: "
                        f"{schema_default('normalize', 'half_extent')})")  # fmt: skip

@@ -40,3 +40,7 @@ class SampleFileError(InputError):
 
 class CheckpointError(InputError):
     """A checkpoint cannot be loaded safely or does not match what is expected."""
+
+
+class TimeLimitError(NeusdfError):
+    """A job ran past the run's time limit (``time_limit_minutes``) and was stopped."""

@@ -12,6 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from neusdf.evaluation.scores import DISTANCE_BANDS
+from neusdf.evaluation.summary import read_summary
 from neusdf.io import atomic_path
 
 # Scores reported with their spread over objects: mean, min, max (units as in summary.csv).
@@ -74,7 +75,7 @@ def write_model_comparison(
     summary_csv: str | Path, csv_out: str | Path, png_out: str | Path, models: Sequence[str] = ()
 ) -> pd.DataFrame:
     """Read ``summary.csv``, write ``models.csv`` and ``models.png``; returns the table."""
-    table = model_comparison(pd.read_csv(summary_csv), models)
+    table = model_comparison(read_summary(summary_csv), models)
     with atomic_path(csv_out) as tmp:
         # 12 significant digits: byte and parameter counts of ~10^8 stay exact.
         table.to_csv(tmp, index=False, float_format="%.12g")

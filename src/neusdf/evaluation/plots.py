@@ -18,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from neusdf.config import schema_default
 from neusdf.io import atomic_path
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SLICE_AXES",
+    "plot_collection",
     "plot_sdf_slices",
     "plot_summary",
     "slice_points",
@@ -49,6 +51,17 @@ SUMMARY_METRICS = (
 )
 # Fine iso-lines of the SDF panels (normalized units): shows whether the field is a distance.
 ISO_STEP = 0.1
+# Per-object bars stay readable up to this many objects; beyond, the summary figure shows the
+# objects with the lowest surface F1 (the collection figure shows the distributions).
+MAX_BAR_OBJECTS = 50
+# (column, title, x label, log scale) of the collection figure's histograms
+COLLECTION_METRICS = (
+    ("surface_f1", "surface F1", "surface F1 (higher is better)", False),
+    ("volume_f1", "volume F1", "volume F1 (higher is better)", False),
+    ("chamfer_l1", "Chamfer L1", f"Chamfer L1 [{UNITS}] (lower is better)", True),
+    ("train_seconds", "training time", "training time per object [s]", True),
+)
+SHOWN_REASONS = 10  # failure reasons drawn in the collection figure
 
 
 def _save_png(fig: Figure, path: str | Path, dpi: int) -> Path:
@@ -291,6 +304,15 @@ def plot_summary(summary_df: pd.DataFrame, path: str | Path, dpi: int = 100) -> 
         frame[key] = pd.to_numeric(frame[key], errors="coerce")
     models = list(dict.fromkeys(frame["model"].astype(str))) if "model" in frame else []
     objects = sorted(set(frame["object"].astype(str))) if "object" in frame else []
+    title = "Per-object scores by model (dotted line: model mean over objects)"
+    if len(objects) > MAX_BAR_OBJECTS and "surface_f1" in frame:
+        # Failed objects (no score) first, then the lowest mean surface F1 over the models.
+        score = frame.groupby(frame["object"].astype(str))["surface_f1"].mean().fillna(-1.0)
+        objects = sorted(score.sort_values(kind="stable").index[:MAX_BAR_OBJECTS])
+        title = (
+            f"The {len(objects)} objects with the lowest surface F1 (or failed) of "
+            f"{len(score)} (dotted line: model mean over them)"
+        )
     fig = Figure(
         figsize=summary_figure_size(len(models), len(objects), len(metrics)), layout="constrained"
     )
@@ -342,5 +364,91 @@ def plot_summary(summary_df: pd.DataFrame, path: str | Path, dpi: int = 100) -> 
             ax.set_title(f"{model}: {label} (mean {mean:.3g})", fontsize=9)
             ax.set_ylabel(unit, fontsize=8)
             ax.grid(axis="y", alpha=0.3)
-    fig.suptitle("Per-object scores by model (dotted line: model mean over objects)")
+    fig.suptitle(title)
+    return _save_png(fig, path, dpi)
+
+
+def plot_collection(summary_df: pd.DataFrame, path: str | Path, dpi: int = 100) -> Path:
+    """The collection at a glance: per model, histograms of surface F1, volume F1, Chamfer L1
+    and training time over the trained objects; below, the failed objects counted by stage and
+    reason.
+
+    Each histogram marks the median (solid) and the worst object (dashed) and names the count.
+    Chamfer L1 and training time use logarithmic bins.
+
+    Parameters
+    ----------
+    summary_df : pandas.DataFrame
+        ``summary.csv``: columns ``model``, ``object``, ``status``, ``failed_stage``, ``error``
+        and the metrics of :data:`COLLECTION_METRICS` (normalized units, seconds).
+    path : str or Path
+        Output PNG, written atomically.
+    dpi : int
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    import pandas as pd
+
+    from neusdf.evaluation.summary import failure_counts
+
+    frame = summary_df.copy()
+    for key, *_ in COLLECTION_METRICS:
+        frame[key] = pd.to_numeric(frame.get(key), errors="coerce")
+    models = list(dict.fromkeys(frame["model"].astype(str)))
+    counts = failure_counts(frame).head(SHOWN_REASONS)
+    heights = [3.0] * max(len(models), 1) + ([0.8 + 0.28 * len(counts)] if len(counts) else [])
+    fig = Figure(figsize=(4.2 * len(COLLECTION_METRICS), 0.6 + sum(heights)), layout="constrained")
+    axes = fig.subplots(len(heights), len(COLLECTION_METRICS), squeeze=False, height_ratios=heights)
+    if not models:
+        axes[0, 0].text(0.5, 0.5, "no results", ha="center", va="center", fontsize=14)
+    for row, model in enumerate(models):
+        ok = frame[(frame["model"].astype(str) == model) & (frame["status"] == "ok")]
+        n_failed = int(((frame["model"].astype(str) == model) & (frame["status"] != "ok")).sum())
+        for col, (key, name, xlabel, log) in enumerate(COLLECTION_METRICS):
+            ax = axes[row, col]
+            values = ok[key].to_numpy(dtype=float)
+            values = values[np.isfinite(values) & ((values > 0) if log else True)]
+            if len(values) == 0:
+                ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
+                ax.set_title(f"{model}: {name}", fontsize=9)
+                continue
+            lo, hi = float(values.min()), float(values.max())
+            if log:
+                bins = np.geomspace(lo, hi * 1.0001, 31) if hi > lo else 10
+                ax.set_xscale("log")
+            else:
+                bins = np.linspace(lo, hi, 31) if hi > lo else 10
+            ax.hist(values, bins=bins, color=f"C{col}")
+            if log:
+                ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+                ax.xaxis.set_major_formatter(FormatStrFormatter("%.3g"))
+                ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            worst = lo if key.endswith("_f1") else hi
+            ax.axvline(float(np.median(values)), color="0.2", linewidth=1.0)
+            ax.axvline(worst, color="firebrick", linewidth=1.0, linestyle="--")
+            ax.set_title(
+                f"{model}: {name}, {len(values)} objects ({n_failed} failed)\n"
+                f"median {np.median(values):.4g}, worst {worst:.4g}",
+                fontsize=9,
+            )
+            ax.set_xlabel(xlabel, fontsize=8)
+            ax.set_ylabel("objects", fontsize=8)
+    if len(counts):
+        gs = axes[-1, 0].get_gridspec()
+        for ax in axes[-1, :]:
+            ax.remove()
+        ax = fig.add_subplot(gs[-1, :])
+        labels = [f"{r.stage}: {r.reason}"[:90] for r in counts.itertuples()]
+        y = np.arange(len(counts))[::-1]
+        ax.barh(y, counts["objects"], color="firebrick", height=0.6)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_yticks(y, labels, fontsize=8)
+        ax.set_xlabel("failed objects", fontsize=8)
+        ax.set_title("Failures by stage and reason (most frequent first)", fontsize=9)
+    fig.suptitle("The collection: distributions over the trained objects (solid: median, "
+                 "dashed: worst), and the failures")  # fmt: skip
     return _save_png(fig, path, dpi)

@@ -51,14 +51,38 @@ def failure_rows(failure_paths: Iterable[str | Path], models: Iterable[str]) -> 
     return rows
 
 
+def unfinished_rows(unfinished: Iterable[tuple[str, str, str]]) -> list[dict]:
+    """Summary rows for (model, object, stage) triples that have neither a result nor a failure
+    record: the job of ``stage`` was killed from outside (out of memory, a signal) or the run
+    stopped before it."""
+    return [
+        {
+            "model": model,
+            "object": obj,
+            "status": "failed",
+            "failed_stage": stage,
+            "error": f"{obj}: {UNFINISHED}",
+        }
+        for model, obj, stage in unfinished
+    ]
+
+
+UNFINISHED = "did not finish (killed, or the run stopped first; no error was recorded)"
+WORST = 20  # objects per model listed in summary.md as the worst
+SHOWN_REASONS = 10  # failure reasons printed at the end of a run
+MAX_MARKDOWN_ROWS = 1000  # per-object rows of summary.md (summary.csv has every row)
+
+
 def collect_metrics(
     paths: Iterable[str | Path],
     failure_paths: Iterable[str | Path] = (),
     models: Iterable[str] = (),
+    unfinished: Iterable[tuple[str, str, str]] = (),
 ) -> pd.DataFrame:
     """Read metrics JSON files (and failure records) into a frame with :data:`SUMMARY_COLUMNS`
-    first, sorted by model then object. A failure record wins over an older metrics file."""
-    failed = failure_rows(failure_paths, models)
+    first, sorted by model then object. A failure record wins over an older metrics file;
+    ``unfinished`` (model, object, stage) triples are listed as failed (:func:`unfinished_rows`)."""
+    failed = failure_rows(failure_paths, models) + unfinished_rows(unfinished)
     failed_keys = {(r["model"], r["object"]) for r in failed}
     rows = [r for r in map(read_json, paths) if (r["model"], r["object"]) not in failed_keys]
     frame = pd.DataFrame(rows + failed)
@@ -69,6 +93,16 @@ def collect_metrics(
     extra = [c for c in frame.columns if c not in SUMMARY_COLUMNS]
     frame = frame[SUMMARY_COLUMNS + extra]
     return frame.sort_values(["model", "object"], kind="stable").reset_index(drop=True)
+
+
+def read_summary(summary_csv: str | Path) -> pd.DataFrame:
+    """``summary.csv`` as written: text columns as strings (an object named ``1000`` or ``nan``
+    stays that name; empty is ``""``), empty numbers as NaN."""
+    text = {column: str for column in TEXT_COLUMNS}
+    frame = pd.read_csv(summary_csv, dtype=text, keep_default_na=False, na_values=[""])
+    present = [column for column in TEXT_COLUMNS if column in frame]
+    frame[present] = frame[present].fillna("")
+    return frame
 
 
 def model_means(frame: pd.DataFrame) -> pd.DataFrame:
@@ -83,19 +117,108 @@ def _markdown_table(frame: pd.DataFrame, floatfmt: str = ".4g") -> str:
     return frame.to_markdown(index=False, floatfmt=floatfmt)
 
 
+def reason_of(error: str) -> str:
+    """The reason of a one-line error, without the file or object it names (``"<path>: ..."``)."""
+    return str(error).split(": ", 1)[-1]
+
+
+def failure_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Failed objects counted by stage and reason, most frequent first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``stage``, ``reason``, ``objects`` (distinct objects), ``rows`` (model and object
+        pairs) and ``examples`` (up to three object names).
+    """
+    failed = frame[frame["status"] != "ok"].assign(reason=lambda f: f["error"].map(reason_of))
+    columns = ["stage", "reason", "objects", "rows", "examples"]
+    if failed.empty:
+        return pd.DataFrame(columns=columns)
+    groups = failed.groupby(["failed_stage", "reason"], sort=False)["object"]
+    counts = groups.agg(
+        objects="nunique",
+        rows="size",
+        examples=lambda names: ", ".join(list(dict.fromkeys(names))[:3]),
+    ).reset_index()
+    counts = counts.rename(columns={"failed_stage": "stage"})
+    return counts.sort_values(["objects", "stage", "reason"], ascending=[False, True, True])[
+        columns
+    ].reset_index(drop=True)
+
+
+def worst_objects(frame: pd.DataFrame, n: int = WORST) -> pd.DataFrame:
+    """The ``n`` trained objects of each model with the lowest surface F1 (ties: lowest volume
+    F1), with the path of their slice figure relative to ``results/``."""
+    ok = frame[frame["status"] == "ok"]
+    worst = (
+        ok.sort_values(["model", "surface_f1", "volume_f1", "object"], kind="stable")
+        .groupby("model", sort=False)
+        .head(n)
+    )
+    worst = worst[["model", "object", "surface_f1", "volume_f1", "chamfer_l1", "train_seconds"]]
+    return worst.assign(plot="plots/" + worst["model"] + "/" + worst["object"] + ".png")
+
+
+def glance_lines(frame: pd.DataFrame) -> list[str]:
+    """summary.md's first lines: objects trained and failed, per model, and the failures by
+    stage and reason."""
+    models = list(dict.fromkeys(frame["model"]))
+    lines = [
+        f"{frame['object'].nunique()} object(s) x {len(models)} model(s): "
+        f"{int((frame['status'] == 'ok').sum())} trained, "
+        f"{int((frame['status'] != 'ok').sum())} failed.",
+        "",
+    ]
+    counts = failure_counts(frame)
+    if len(counts):
+        lines += ["### Failures by stage and reason", "", _markdown_table(counts), ""]
+    return lines
+
+
+def worst_lines(frame: pd.DataFrame, n: int = WORST) -> list[str]:
+    """summary.md's table of the worst objects per model, each linked to its slice figure."""
+    worst = worst_objects(frame, n)
+    if worst.empty:
+        return []
+    linked = worst.assign(plot=[f"[slices]({p})" for p in worst["plot"]])
+    return [
+        f"## Worst {n} objects per model (lowest surface F1)",
+        "",
+        _markdown_table(linked),
+        "",
+    ]
+
+
+def per_object_lines(short: pd.DataFrame, most: int = MAX_MARKDOWN_ROWS) -> list[str]:
+    """summary.md's per-object table: every row up to ``most`` rows; above, the failed rows
+    only (at most ``most``), as a table of that many rows is read in summary.csv, not here."""
+    if len(short) <= most:
+        return [_markdown_table(short), ""]
+    failed = short[short["status"] != "ok"]
+    note = (
+        f"{len(short)} rows: all of them are in summary.csv; the {min(len(failed), most)} "
+        f"failed ones (of {len(failed)}) are listed here."
+    )
+    return [note, "", _markdown_table(failed.head(most)), ""]
+
+
 def write_summary(
     metrics_paths: Iterable[str | Path],
     csv_out: str | Path,
     md_out: str | Path,
     failure_paths: Iterable[str | Path] = (),
     models: Iterable[str] = (),
+    unfinished: Iterable[tuple[str, str, str]] = (),
 ) -> pd.DataFrame:
-    """Write ``summary.csv`` and a readable ``summary.md`` (per-model means, then per object).
+    """Write ``summary.csv`` and a readable ``summary.md``: at a glance (objects trained and
+    failed, failures by stage and reason), per-model means, the worst objects with links to their
+    slice figures, then per object.
 
-    Failed objects (from ``failure_paths``) are listed with ``status="failed"``, the stage and
-    the reason, and left out of the means.
+    Failed objects (from ``failure_paths``, and ``unfinished`` (model, object, stage) triples)
+    are listed with ``status="failed"``, the stage and the reason, and left out of the means.
     """
-    frame = collect_metrics(metrics_paths, failure_paths, models)
+    frame = collect_metrics(metrics_paths, failure_paths, models, unfinished)
     with atomic_path(csv_out) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.6g")
     short = frame[
@@ -117,6 +240,7 @@ def write_summary(
     text = [
         "# neusdf summary",
         "",
+        *glance_lines(frame),
         "Sign F1 with inside (SDF < 0) as the positive class, on independent test sets: *surface* ="
         " near-surface points (surface + Gaussian noise), *volume* = uniform in [-1, 1]^3. MAE and"
         " sdf_error_p99_* (99th percentile of the distance error by band of the true distance |t|:"
@@ -128,10 +252,10 @@ def write_summary(
         "",
         _markdown_table(model_means(frame)),
         "",
+        *worst_lines(frame),
         "## Per object",
         "",
-        _markdown_table(short),
-        "",
+        *per_object_lines(short),
     ]
     with atomic_path(md_out) as tmp:
         Path(tmp).write_text("\n".join(text))
@@ -142,7 +266,7 @@ def outcome_lines(summary_csv: str | Path, report: str = "report.html") -> list[
     """How a run went, in a few lines for the end of ``snakemake``: objects trained and failed
     per model, the models' mean scores, the failures counted by stage and reason, and where the
     summary and the report are."""
-    frame = pd.read_csv(summary_csv, keep_default_na=False, na_values=[""])
+    frame = read_summary(summary_csv)
     ok = frame[frame["status"] == "ok"]
     failed = frame[frame["status"] != "ok"]
     objects, models = frame["object"].nunique(), frame["model"].nunique()
@@ -155,12 +279,13 @@ def outcome_lines(summary_csv: str | Path, report: str = "report.html") -> list[
             f"{rows['volume_f1'].mean():.4f}, Chamfer L1 {rows['chamfer_l1'].mean():.3g}, "
             f"{rows['train_seconds'].mean():.1f} s training per object ({len(rows)} objects)"
         )
-    if len(failed):
-        counts = failed.groupby(["failed_stage", "error"], sort=True).size()
-        lines.append("  failed (stage: reason, objects x models):")
-        for (stage, error), count in counts.items():
-            reason = str(error).split(": ", 1)[-1]
-            lines.append(f"    {stage}: {reason} x{count}")
+    counts = failure_counts(frame)
+    if len(counts):
+        lines.append("  failed objects by stage and reason:")
+        for row in counts.head(SHOWN_REASONS).itertuples():
+            lines.append(f"    {row.stage}: {row.reason} x{row.objects} (e.g. {row.examples})")
+        if len(counts) > SHOWN_REASONS:
+            lines.append(f"    ... {len(counts) - SHOWN_REASONS} more reasons in the summary")
     lines.append(
         f"  summary: {summary_csv} (one row per model and object), "
         f"{Path(summary_csv).with_suffix('.md')} (tables)"

@@ -4,8 +4,8 @@ Every verdict comes from the functions the stages call: :func:`~neusdf.mesh.load
 :func:`~neusdf.mesh.load.normalize_mesh` (stage ``normalize``),
 :func:`~neusdf.groundtruth.sdf.require_volume` and
 :func:`~neusdf.groundtruth.sdf.resolve_sign_method` (stage ``sample``),
-:func:`~neusdf.pipeline.discovery.discover_objects` (folders), so a reason printed here is the exact
-one-line error the pipeline would print.
+:func:`~neusdf.pipeline.discovery.discover_objects` (folders and manifests, with the pipeline's
+object names), so a reason printed here is the exact one-line error the pipeline would print.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from neusdf.groundtruth import (
     resolve_sign_method,
     winding_number,
 )
-from neusdf.mesh.load import SUPPORTED_EXTENSIONS, describe_mesh, load_mesh, normalize_mesh
+from neusdf.mesh.load import describe_mesh, load_mesh, normalize_mesh
 from neusdf.mesh.points import sample_near_surface, sample_volume
-from neusdf.pipeline.discovery import DiscoveryError, discover_objects
+from neusdf.pipeline.discovery import DiscoveryError, discover_objects, object_names
 
 
 @dataclass
@@ -38,7 +38,8 @@ class MeshCheck:
     path : str
         The file (or folder) as given.
     object : str
-        The object name the pipeline would use (file stem).
+        The object name the pipeline would give the file
+        (:func:`~neusdf.pipeline.discovery.object_names`).
     accepted : bool
         Whether every stage up to training would run.
     stage : str
@@ -144,6 +145,7 @@ def check_mesh(
     n_points: int = 2000,
     seed: int = 0,
     threads: int | None = None,
+    name: str | None = None,
 ) -> MeshCheck:
     """Run one mesh file through the pipeline's acceptance tests without writing anything.
 
@@ -160,6 +162,8 @@ def check_mesh(
     seed : int
     threads : int, optional
         numba and pysdf threads.
+    name : str, optional
+        The object name (default: what the pipeline would call the file alone in a folder).
 
     Returns
     -------
@@ -169,7 +173,9 @@ def check_mesh(
     half_extent = schema_default("normalize", "half_extent") if half_extent is None else half_extent
     sign = schema_default("sample", "sign") if sign is None else sign
     path = Path(path)
-    record = MeshCheck(path=str(path), object=path.stem)
+    if name is None:
+        name = object_names([path.name])[path.name]
+    record = MeshCheck(path=str(path), object=name)
     stage = "normalize"
     try:
         # Stage normalize: exactly what normalize_file computes before writing.
@@ -207,39 +213,48 @@ def check_mesh(
     return record
 
 
-def check_paths(paths: list[str | Path], **options) -> list[MeshCheck]:
-    """Check files and folders; a folder is read the way the pipeline reads ``raw_dir``.
+def check_paths(
+    paths: list[str | Path],
+    include: list[str] | tuple[str, ...] = (),
+    exclude: list[str] | tuple[str, ...] = (),
+    **options,
+) -> list[MeshCheck]:
+    """Check files, folders and manifests the way the pipeline reads them.
 
-    A folder the pipeline would refuse (two files with one stem) adds one record with
-    ``stage="discover"`` and the pipeline's message; its meshes are still checked one by one.
+    A folder is read like ``raw_dir`` and a ``.csv`` file like the ``objects`` manifest
+    (:func:`~neusdf.pipeline.discovery.discover_objects`: recursive, ``include``/``exclude``
+    patterns, the pipeline's object names). One that the pipeline would refuse (missing, a bad
+    manifest row) adds one record with ``stage="discover"`` and the pipeline's message.
 
     Parameters
     ----------
     paths : list of str or Path
-        Mesh files and folders, in order.
+        Mesh files, folders and manifests, in order.
+    include, exclude : sequence of str
+        Glob patterns, as the ``include`` and ``exclude`` config keys.
     **options
         Passed to :func:`check_mesh`.
 
     Returns
     -------
     list of MeshCheck
-        One per mesh (folders expanded, in the pipeline's order), plus folder records.
+        One per mesh (folders and manifests expanded, in the pipeline's order of object names),
+        plus one per folder or manifest that cannot be read.
     """
     records = []
     for given in paths:
         given = Path(given)
-        if not given.is_dir():
+        if given.is_file() and given.suffix.lower() != ".csv":
             records.append(check_mesh(given, **options))
             continue
+        manifest = given if given.suffix.lower() == ".csv" else None
         try:
-            files = list(discover_objects(given).values())
+            objects = discover_objects(given, include, exclude, manifest=manifest)
         except DiscoveryError as exc:
-            records.append(MeshCheck(path=str(given), object="", stage="discover", error=str(exc)))
-            # Every supported file, duplicates included, so each still gets its own verdict.
-            files = [
-                str(p)
-                for p in sorted(given.iterdir())
-                if p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS
-            ]
-        records.extend(check_mesh(file, **options) for file in files)
+            error = str(exc)
+            records.append(
+                MeshCheck(path=str(given), object="", stage="discover", error=error, reason=error)
+            )
+            continue
+        records.extend(check_mesh(file, name=name, **options) for name, file in objects.items())
     return records

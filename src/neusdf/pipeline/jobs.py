@@ -4,13 +4,15 @@ failure record that lets the summary list failed objects instead of silently dro
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
 import signal
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from neusdf.errors import NeusdfError
+from neusdf.errors import NeusdfError, TimeLimitError
 from neusdf.io import write_json
 
 
@@ -41,19 +43,91 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt(f"terminated by signal {signum}")
 
 
+def hard_stop_after(seconds: float) -> float:
+    """When a job past its time limit is killed outright: the limit plus a grace period for the
+    job to stop by itself (10 s and 5 % of the limit)."""
+    return seconds + 10.0 + 0.05 * seconds
+
+
 @contextlib.contextmanager
-def job(log_path: str, failure_path: str | None = None, **context: str) -> Iterator[None]:
+def time_limit(
+    seconds: float | None, failure_path: str | None = None, record: dict | None = None
+) -> Iterator[None]:
+    """Stop the block after ``seconds`` of wall time.
+
+    At ``seconds``, SIGALRM raises :class:`~neusdf.errors.TimeLimitError` where Python code runs,
+    so the job unwinds as after any error (temporary files removed, failure record written).
+    Compiled code (a numba kernel, a C++ library) does not see the signal until it returns, so a
+    watchdog process outside this one writes ``record`` to ``failure_path`` and kills the job at
+    :func:`hard_stop_after` ``(seconds)``; it ends with the block.
+
+    Parameters
+    ----------
+    seconds : float or None
+        Wall-time limit; None: no limit.
+    failure_path : str, optional
+        Failure record the watchdog writes before killing the job.
+    record : dict, optional
+        Its content (what :func:`job` would write for a :class:`TimeLimitError`).
+    """
+    if not seconds:
+        yield
+        return
+    message = (record or {}).get("error") or f"ran past the time limit of {seconds:g} s"
+
+    def expire(signum, frame):
+        raise TimeLimitError(message)
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    watchdog = None
+    if failure_path is not None:
+        # A shell in its own process group: killing the group on the way out also ends its
+        # `sleep`. It needs nothing of this process (no fork of a threaded Python).
+        script = (
+            'sleep "$1"; kill -0 "$2" 2>/dev/null || exit 0; '
+            'printf "%s\\n" "$3" > "$4.watchdog" && mv "$4.watchdog" "$4"; kill -9 "$2"'
+        )
+        Path(failure_path).parent.mkdir(parents=True, exist_ok=True)
+        argv = ["sh", "-c", script, "watchdog", f"{hard_stop_after(seconds):.3f}",
+                str(os.getpid()), json.dumps(record or {}), str(failure_path)]  # fmt: skip
+        watchdog = os.posix_spawn("/bin/sh", argv, os.environ, setpgroup=0)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if watchdog is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(watchdog, signal.SIGKILL)
+            os.waitpid(watchdog, 0)
+
+
+@contextlib.contextmanager
+def job(
+    log_path: str,
+    failure_path: str | None = None,
+    time_limit_minutes: float | None = None,
+    **context: str,
+) -> Iterator[None]:
     """Run one stage with its log set up.
 
     A known input problem (:class:`~neusdf.errors.NeusdfError`) exits with one line on the console
     and in the log, no traceback. Any failure writes ``failure_path`` (JSON: ``context`` plus
     ``status="failed"`` and ``error``) so the summary can report it; success removes a stale one.
+    A job that runs past ``time_limit_minutes`` is stopped (:func:`time_limit`) and fails so.
     """
     console = sys.__stderr__
     setup_logging(log_path)
     signal.signal(signal.SIGTERM, _interrupt)
+    limit, stopped = None, None
+    if time_limit_minutes:
+        limit = 60.0 * time_limit_minutes
+        reason = f"ran past the time limit of {time_limit_minutes:g} min (time_limit_minutes)"
+        stopped = {**context, "status": "failed", "error": f"{context.get('object')}: {reason}"}
     try:
-        yield
+        with time_limit(limit, failure_path, stopped):
+            yield
     except BaseException as exc:
         if failure_path is not None and not isinstance(exc, KeyboardInterrupt):
             write_json(failure_path, {**context, "status": "failed", "error": one_line(exc)})
@@ -94,3 +168,45 @@ def find_failure_records(
         for obj in objects
     )
     return sorted({path.as_posix() for path in root.rglob("*.json")} & wanted)
+
+
+def unfinished_jobs(
+    objects: Iterable[str],
+    models: Iterable[str],
+    failure_paths: Iterable[str],
+    chain: Sequence[tuple[str, str]],
+    root: str = "results/failures",
+) -> list[tuple[str, str, str]]:
+    """(model, object, stage) of every pair that has neither a final output nor a failure record:
+    its job of ``stage`` was killed from outside (out of memory, SIGKILL) or the run stopped
+    before it.
+
+    Parameters
+    ----------
+    objects, models : iterable of str
+    failure_paths : iterable of str
+        The failure records of the run (:func:`find_failure_records`), under ``root``.
+    chain : sequence of (stage, path pattern)
+        Each stage's output, in order, with ``{obj}`` and ``{model}`` wildcards; the last one is
+        the pair's final output. The stage reported is the first whose output is missing.
+    root : str
+
+    Returns
+    -------
+    list of (str, str, str)
+    """
+    recorded = set()  # (model, or "" for object stages, object)
+    for path in failure_paths:  # {root}/{stage}[/{model}]/{obj}.json
+        parts = Path(path).relative_to(root).parts
+        recorded.add((parts[1] if len(parts) == 3 else "", parts[-1][: -len(".json")]))
+    found = []
+    models = list(models)
+    for obj in objects:
+        for model in models:
+            if ("", obj) in recorded or (model, obj) in recorded:
+                continue
+            for stage, pattern in chain:
+                if not Path(pattern.format(obj=obj, model=model)).is_file():
+                    found.append((model, obj, stage))
+                    break
+    return found

@@ -37,8 +37,21 @@ def plot_object(
 
 def plot_summary_file(summary_csv: str, png_out: str) -> None:
     """Per-model bar charts of surface F1, volume F1 and Chamfer L1 from ``summary.csv``."""
-    import pandas as pd
-
     from neusdf.evaluation.plots import plot_summary
+    from neusdf.evaluation.summary import read_summary
 
-    plot_summary(pd.read_csv(summary_csv), png_out)
+    plot_summary(read_summary(summary_csv), png_out)
+
+
+def plot_collection_file(summary_csv: str, png_out: str, worst_csv: str) -> None:
+    """The collection figure (:func:`neusdf.evaluation.plots.plot_collection`) and the table of
+    the worst objects per model (:func:`neusdf.evaluation.summary.worst_objects`, with the path
+    of each one's slice figure) from ``summary.csv``."""
+    from neusdf.evaluation.plots import plot_collection
+    from neusdf.evaluation.summary import read_summary, worst_objects
+    from neusdf.io import atomic_path
+
+    frame = read_summary(summary_csv)
+    plot_collection(frame, png_out)
+    with atomic_path(worst_csv) as tmp:
+        worst_objects(frame).to_csv(tmp, index=False, float_format="%.6g")
