@@ -294,8 +294,10 @@ def test_a_collection_in_batches_covers_every_object_and_ends_with_the_summary(t
     for index in range(4):
         (raw / f"obj{index}.off").symlink_to(REPO / "data" / "raw" / "holed_box.off")
     write_config(tmp_path, TINY_CONFIG)
+    # 12 inputs in path order (4 metrics files, 4 slice figures, 4 pictures): the first batch is
+    # the metrics of objects 0-2.
     first = planned_jobs(tmp_path, "--batch", "aggregate=1/4")
-    assert first == {"normalize": 2, "sample": 2, "train": 2, "extract": 2, "evaluate": 2}
+    assert first == {"normalize": 3, "sample": 3, "train": 3, "extract": 3, "evaluate": 3}
     for batch in range(1, 5):
         proc = run_snakemake(tmp_path, "--batch", f"aggregate={batch}/4")
         assert proc.returncode == 0, (batch, proc.stderr[-3000:])

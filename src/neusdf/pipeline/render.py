@@ -86,13 +86,12 @@ def write_gallery(summary_csv: str, render_pattern: str, html_out: str) -> int:
     """
     from pathlib import Path
 
-    import pandas as pd
-
     from neusdf.evaluation.gallery import GalleryEntry, gallery_html
+    from neusdf.evaluation.summary import read_summary
     from neusdf.io import atomic_path
 
-    # Text as written (empty stays ""); scores of failed rows are empty and read as NaN below.
-    summary = pd.read_csv(summary_csv, keep_default_na=False)
+    # Text as written (an object named 007 stays "007"); empty scores of failed rows are NaN.
+    summary = read_summary(summary_csv)
     entries = []
     for row in summary.itertuples(index=False):
         picture = Path(render_pattern.format(model=row.model, obj=row.object))
