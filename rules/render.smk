@@ -39,8 +39,9 @@ rule render:
 
 rule gallery:
     input:
+        # The pictures are inputs of aggregate (which makes the summary), not listed again here:
+        # a second list of every object's picture would put them all in every --batch plan.
         summary=rules.aggregate.output.csv,
-        renders=all_renders,
     output:
         report(
             "results/gallery.html",

@@ -62,7 +62,7 @@ def _distance_quality() -> tuple[Metric, ...]:
 
 METRICS: tuple[Metric, ...] = (
     Metric("model", "the named model configuration", text=True),
-    Metric("object", "the mesh's file stem", text=True),
+    Metric("object", "the object's name, from the mesh's path (docs/datasets.md)", text=True),
     Metric("status", "`ok`, or `failed` (then `failed_stage` and `error` say why)", text=True),
     Metric("surface_f1", f"sign F1, inside = positive class, {_NEAR}", "[0, 1]"),
     Metric("volume_f1", f"sign F1, inside = positive class, {_UNIFORM}", "[0, 1]"),
