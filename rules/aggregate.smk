@@ -1,9 +1,11 @@
-# Every per-object output is an input here (not of `all`), so that `snakemake --batch
-# aggregate=i/N` covers them all, batch by batch (docs/datasets.md).
+# Every per-object output is an input here (not of `all` or of `gallery`), so that `snakemake
+# --batch aggregate=i/N` covers them all, batch by batch (docs/datasets.md). A new slice figure
+# must exist but leaves the summary as it is (ancient); a new picture remakes the summary, and so
+# the gallery made from it.
 rule aggregate:
     input:
         metrics=all_metrics,
-        plots=all_plots,
+        plots=existing_plots,
         renders=all_renders,
     output:
         csv=report(

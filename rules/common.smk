@@ -110,6 +110,11 @@ def all_renders(wildcards):
     )
 
 
+def existing_plots(wildcards):
+    """Every (model, object) slice figure, flagged ancient: needed, but never newer."""
+    return [ancient(path) for path in all_plots(wildcards)]
+
+
 def failure_records(wildcards=None):
     """Failure records (written by failed jobs) of the current objects and models."""
     return find_failure_records(OBJECTS, MODELS)

@@ -39,8 +39,8 @@ rule render:
 
 rule gallery:
     input:
-        # The pictures are inputs of aggregate (which makes the summary), not listed again here:
-        # a second list of every object's picture would put them all in every --batch plan.
+        # The pictures are inputs of aggregate, which remakes the summary when one changes; a
+        # second list of them here would put every object's picture in every --batch plan.
         summary=rules.aggregate.output.csv,
     output:
         report(
