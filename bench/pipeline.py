@@ -35,6 +35,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -140,7 +141,7 @@ def measured_snakemake(
     measured from inside the Snakemake process: ``wall_s``, ``controller_cpu_s`` (its own user
     + system seconds), ``jobs_cpu_s`` (its jobs'), ``max_rss_mib``, and ``jobs`` (the total of
     the job stats Snakemake printed)."""
-    out = workdir / f"measured-{what.replace(' ', '-')}.json"
+    out = workdir / ("measured-" + re.sub(r"[^\w.-]+", "-", what) + ".json")
     cmd = [sys.executable, "-c", MEASURED_SNAKEMAKE, str(out), *args]
     cmd += ["--snakefile", str(repo / "Snakefile"), "--directory", str(workdir)]
     cmd += ["--configfile", str(configfile), "--config", *config]

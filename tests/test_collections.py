@@ -305,3 +305,23 @@ def test_a_collection_in_batches_covers_every_object_and_ends_with_the_summary(t
     assert list(summary["object"]) == [f"obj{index}" for index in range(4)]
     assert (summary["status"] == "ok").all()
     assert planned_jobs(tmp_path) == {}
+
+
+@pytest.mark.slow
+def test_pipeline_bench_measures_plans_batches_and_the_controller(tmp_path):
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, str(REPO / "bench" / "pipeline.py"), "--skip-run", "--dag-objects", "30"]
+    cmd += ["--batches", "3", "--controller-objects", "2", "--json", str(out)]
+    cmd += ["--scratch", str(tmp_path / "scratch")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    plans = result["plans"]["30"]
+    # 30 objects x 3 aggregate inputs in path order: batch 1 of 3 is the 30 metrics files.
+    assert plans["batch 1/3"]["jobs"] == 30 * 5
+    assert plans["whole"]["jobs"] > 30 * 7
+    assert all(plan["max_rss_mib"] > 50 for plan in plans.values())
+    controller = result["controller"]["2"]
+    assert controller["jobs"] > 2 * 7
+    assert 0 < controller["controller_cpu_s"] < controller["jobs_cpu_s"]
+    assert "| 30 | batch 1/3 | 150 |" in proc.stdout
