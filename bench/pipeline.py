@@ -344,16 +344,13 @@ def time_dry_run(repo: Path, scratch: Path, mesh: Path, n_objects: int) -> float
 
 
 def synthetic_metrics(index: int) -> dict:
-    """One plausible metrics record (the keys the evaluate stage writes)."""
+    """One plausible metrics record: every key the evaluate stage writes
+    (:data:`neusdf.evaluation.record.METRICS`), numbers varying with ``index``."""
+    from neusdf.evaluation.record import METRICS
+
     value = 0.9 + (index % 97) / 1000
-    record = {"object": f"obj{index:06d}", "model": "m", "status": "ok", "error": ""}
-    for split in ("surface", "volume"):
-        for key in ("f1", "precision", "recall", "accuracy", "iou", "mae"):
-            record[f"{split}_{key}"] = value
-    for key in ("chamfer_l1", "chamfer_l2", "hausdorff_95", "hausdorff_max", "train_seconds"):
-        record[key] = value / 100
-    record.update(inference_ms=12.5, inference_points_per_second=4e6, seed=0, n_parameters=10)
-    record.update(train_backend="fast", eval_backend="fast", sign_method="parity")
+    record = {m.name: ("fast" if m.text else value) for m in METRICS}
+    record.update(object=f"obj{index:06d}", model="m", status="ok", error="", failed_stage="")
     return record
 
 
