@@ -123,10 +123,32 @@ def sweep() -> dict[str, dict]:
 DEFAULT_SWEEP = ("hashgrid", "hashgrid_tiny", "hashgrid_tcnn")
 
 
+def recipes() -> dict[str, dict]:
+    """The default model with other training recipes and prior lattices (named by what
+    changes), for ``--configs``: how its recipe was chosen."""
+    variants = {
+        "recipe_e6_s90": {"epochs": 6, "surface_fraction": 0.9},
+        "recipe_e10_s75": {"epochs": 10, "surface_fraction": 0.75},
+        "recipe_e10_s90": {"epochs": 10, "surface_fraction": 0.9},
+        "recipe_e12_s60": {"epochs": 12, "surface_fraction": 0.6},
+    }
+    configs = {}
+    for name, training in variants.items():
+        config = copy.deepcopy(default_model())
+        config["training"].update(training)
+        configs[name] = config
+    for resolution, levels in ((33, 14), (49, 12)):
+        config = copy.deepcopy(default_model())
+        config["prior"]["resolution"], config["encoding"]["n_levels"] = resolution, levels
+        configs[f"recipe_prior{resolution}_L{levels}"] = config
+    return configs
+
+
 def named_configs() -> dict[str, dict]:
     """The sweep's configurations and every model of config.yaml, by name."""
     config = workflow_config(yaml.safe_load((REPO / "config.yaml").read_text()))
-    return {**config["models"], **{k: model_config(v) for k, v in sweep().items()}}
+    extra = {**sweep(), **recipes()}
+    return {**config["models"], **{k: model_config(v) for k, v in extra.items()}}
 
 
 def sample_meshes(folder: Path, cache: Path, seed: int) -> dict[str, Path]:

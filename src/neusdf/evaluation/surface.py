@@ -45,7 +45,7 @@ GEOMETRIC_METRIC_KEYS = (
 
 class Surface(NamedTuple):
     """One surface, prepared once: its samples with their normals, its hierarchy (whose
-    ``triangles`` are the only gather of its corners) and its face normals."""
+    ``triangles`` are the only gather of its corners) and its face normals by face index."""
 
     points: np.ndarray  # (n, 3) float64
     normals: np.ndarray  # (n, 3) float64, unit
@@ -87,12 +87,15 @@ def prepare_surface(mesh, n: int, seed: int, name: str = "mesh") -> Surface:
     if len(faces) == 0:
         raise ValueError(f"{name} is empty or has zero surface area")
     tree = build_tree(vertices, faces, winding=False)
-    areas, face_normals = areas_and_normals(tree.triangles)
+    # The tree holds the triangles, their unit normals and area vectors in its own order.
+    areas = 0.5 * np.linalg.norm(tree.cross, axis=1)
     area = float(areas.sum())
     if not (math.isfinite(area) and area > 0.0):
         raise ValueError(f"{name} is empty or has zero surface area")
-    points, face_index = sample_triangles(tree.triangles, areas, n, seed)
-    return Surface(points, face_normals[face_index], tree, face_normals)
+    points, in_tree = sample_triangles(tree.triangles, areas, n, seed)
+    face_normals = np.empty_like(tree.normals)  # by the mesh's face index, as queries return
+    face_normals[tree.face] = tree.normals
+    return Surface(points, tree.normals[in_tree], tree, face_normals)
 
 
 def _towards(a: Surface, b: Surface, threads: int | None) -> tuple[np.ndarray, np.ndarray]:
