@@ -43,9 +43,12 @@ compare: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 --config 'run_models=$(COMPARE_MODELS)' raw_dir=$(RAW_DIR)
 
 # Accuracy against checkpoint bytes (docs/size_sweep.md): every configuration of
-# bench/size_sweep.py on the default meshes and ../shared/meshes (skipped when absent).
+# bench/size_sweep.py on the default meshes, and a cross-section of them on ../shared/meshes
+# (skipped when absent).
+SHARED_SWEEP ?= hashgrid hashgrid_tiny hashgrid_tcnn prior_244k tcnn_943k exact_35_float16 exact_77_float16 exact_230_float32
 sweep: $(STAMP)
-	$(PY) bench/size_sweep.py --meshes data/raw ../shared/meshes --plot docs/size_sweep.png
+	$(PY) bench/size_sweep.py --meshes data/raw --plot docs/size_sweep.png
+	$(PY) bench/size_sweep.py --meshes ../shared/meshes --configs $(SHARED_SWEEP) --plot docs/size_sweep_shared.png
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -86,7 +86,7 @@ TINY_MODEL = {
     "encoding": {"n_levels": 4, "n_features_per_level": 2, "log2_hashmap_size": 12,
                  "base_resolution": 4, "finest_resolution": 32},
     "network": {"n_neurons": 16, "n_hidden_layers": 1},
-    "training": {"epochs": 4, "batch_size": 1024},
+    "training": {"epochs": 4, "batch_size": 1024, "loss": "mape"},
 }  # fmt: skip
 
 
