@@ -7,7 +7,10 @@ from neusdf.threads import set_threads
 
 set_threads(snakemake.threads, torch_too=False)
 obj, model = snakemake.wildcards.obj, snakemake.wildcards.model
-with job(snakemake.log[0], snakemake.params.failure, stage="render", object=obj, model=model):
+limit = snakemake.config["time_limit_minutes"]
+with job(
+    snakemake.log[0], snakemake.params.failure, limit, stage="render", object=obj, model=model
+):
     render_object(
         input_mesh_path=snakemake.input.gt_mesh,
         input_meta_path=snakemake.input.gt_meta,

@@ -278,3 +278,13 @@ def build_layout(raw: Path, layout: str) -> dict[str, str]:
         source = LAYOUT_SOURCES[Path(relative).suffix.lower()]
         path.symlink_to(REPO / "data" / "raw" / source)
     return COLLECTION_LAYOUTS[layout]
+
+
+# The jobs that run again after any object's metrics, slice figure or picture changed.
+SUMMARY_JOBS = {
+    "aggregate": 1,
+    "plot_summary": 1,
+    "plot_collection": 1,
+    "compare_models": 1,
+    "gallery": 1,
+}

@@ -17,6 +17,7 @@ import yaml
 from tests.helpers import (
     ENV,
     REPO,
+    SUMMARY_JOBS,
     TINY_CONFIG,
     TINY_KINDS,
     TINY_MODEL,
@@ -41,11 +42,7 @@ AFTER_TRAINING = {
     "extract": 2,
     "plot_slices": 2,
     "render": 2,
-    "aggregate": 1,
-    "plot_summary": 1,
-    "plot_collection": 1,
-    "compare_models": 1,
-    "gallery": 1,
+    **SUMMARY_JOBS,
 }
 
 
