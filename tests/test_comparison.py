@@ -52,3 +52,24 @@ def test_write_csv_and_figure(tmp_path):
     assert written["checkpoint_bytes"].tolist() == [500, 48_813_693, 100]  # exact, not %.6g
     with Image.open(tmp_path / "models.png") as image:
         assert image.size == (1200, 500)
+
+
+def test_figure_of_objects_with_equal_scores(tmp_path):
+    """Many objects with one score: their mean can round past it, and the figure still draws."""
+    value = 0.9966
+    frame = pd.DataFrame(
+        {
+            "model": ["tiny"] * 100,
+            "object": [f"o{i}" for i in range(100)],
+            "status": ["ok"] * 100,
+            "surface_f1": [value] * 100,
+            "train_seconds": [0.5] * 100,
+            "checkpoint_bytes": [1000] * 100,
+            "kind": ["hashgrid"] * 100,
+        }
+    )
+    assert frame["surface_f1"].mean() > value  # the mean rounds past every value
+    summary = tmp_path / "summary.csv"
+    frame.to_csv(summary, index=False)
+    write_model_comparison(summary, tmp_path / "models.csv", tmp_path / "models.png")
+    assert (tmp_path / "models.png").stat().st_size > 0

@@ -107,7 +107,9 @@ def plot_model_comparison(table: pd.DataFrame, path: str | Path, dpi: int = 100)
         for index, row in enumerate(data.itertuples(index=False)):
             x = float(getattr(row, column))
             mean = float(row.surface_f1_mean)
-            low, high = mean - float(row.surface_f1_min), float(row.surface_f1_max) - mean
+            # The mean of equal values can round past them: a bar is never below zero length.
+            low = max(mean - float(row.surface_f1_min), 0.0)
+            high = max(float(row.surface_f1_max) - mean, 0.0)
             if not np.isfinite(x) or x <= 0:
                 continue
             ax.errorbar(
