@@ -1,14 +1,13 @@
 """Snakemake entry point of rule plot_slices (logic: neusdf.pipeline.plot)."""
 
 from neusdf.pipeline.compute import Compute
-from neusdf.pipeline.jobs import job
+from neusdf.pipeline.jobs import rule_job
 from neusdf.pipeline.plot import plot_object
 from neusdf.threads import set_threads
 
 set_threads(snakemake.threads, torch_too=False)  # torch, if ever needed, in load_field
 obj, model = snakemake.wildcards.obj, snakemake.wildcards.model
-limit = snakemake.config["time_limit_minutes"]
-with job(snakemake.log[0], snakemake.params.failure, limit, stage="plot", object=obj, model=model):
+with rule_job(snakemake, "plot"):
     plot_object(
         checkpoint_path=snakemake.input.checkpoint,
         gt_mesh_path=snakemake.input.gt_mesh,

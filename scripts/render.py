@@ -1,16 +1,13 @@
 """Snakemake entry point of rule render (logic: neusdf.pipeline.render)."""
 
 from neusdf.pipeline.compute import Compute
-from neusdf.pipeline.jobs import job
+from neusdf.pipeline.jobs import rule_job
 from neusdf.pipeline.render import render_object
 from neusdf.threads import set_threads
 
 set_threads(snakemake.threads, torch_too=False)
 obj, model = snakemake.wildcards.obj, snakemake.wildcards.model
-limit = snakemake.config["time_limit_minutes"]
-with job(
-    snakemake.log[0], snakemake.params.failure, limit, stage="render", object=obj, model=model
-):
+with rule_job(snakemake, "render"):
     render_object(
         input_mesh_path=snakemake.input.gt_mesh,
         input_meta_path=snakemake.input.gt_meta,

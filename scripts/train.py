@@ -1,14 +1,13 @@
 """Snakemake entry point of rule train (logic: neusdf.pipeline.train)."""
 
 from neusdf.pipeline.compute import Compute
-from neusdf.pipeline.jobs import job
+from neusdf.pipeline.jobs import rule_job
 from neusdf.pipeline.train import train_object
 from neusdf.threads import set_threads
 
 set_threads(snakemake.threads)
 obj, model = snakemake.wildcards.obj, snakemake.wildcards.model
-limit = snakemake.config["time_limit_minutes"]
-with job(snakemake.log[0], snakemake.params.failure, limit, stage="train", object=obj, model=model):
+with rule_job(snakemake, "train"):
     train_object(
         samples_path=snakemake.input.samples,
         meta_path=snakemake.input.meta,

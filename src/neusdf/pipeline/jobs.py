@@ -141,6 +141,17 @@ def job(
             Path(failure_path).unlink(missing_ok=True)
 
 
+def rule_job(smk, stage: str):
+    """:func:`job` for the ``snakemake`` object of a rule's script: its log, its failure record
+    (``params.failure``), the run's ``time_limit_minutes`` and its ``obj`` (and ``model``)
+    wildcards as the record's context. Every stage's script enters its job through here, so none
+    can leave out the time limit or the context."""
+    context = {"stage": stage, "object": smk.wildcards.obj}
+    if "model" in smk.wildcards.keys():
+        context["model"] = smk.wildcards.model
+    return job(smk.log[0], smk.params.failure, smk.config["time_limit_minutes"], **context)
+
+
 # Stages whose failure records have no {model} level (results/failures/{stage}/{obj}.json).
 OBJECT_STAGES = ("normalize", "sample")
 MODEL_STAGES = ("train", "extract", "evaluate", "plot", "render")
