@@ -43,6 +43,7 @@ rule all:
     input:
         "results/summary.csv",
         "results/summary.md",
+        rules.aggregate.output.complete,
         "results/plots/summary.png",
         "results/plots/collection.png",
         "results/worst.csv",

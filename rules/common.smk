@@ -148,6 +148,9 @@ def write_summary_after_failures():
     missing = unfinished(failures)
     if not failures and not missing:
         return
+    # This summary is provisional: without the aggregate's mark, the next run plans the
+    # aggregate again, and with it every job whose output it lacks.
+    Path(rules.aggregate.output.complete).unlink(missing_ok=True)
     write_summary(
         existing_metrics(),
         rules.aggregate.output.csv,

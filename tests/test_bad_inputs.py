@@ -110,3 +110,28 @@ def test_two_files_with_the_same_stem_are_two_objects_named_by_their_extension(t
     target = "results/normalized/{}.json"
     jobs = planned_jobs(tmp_path, target.format("chair-obj"), target.format("chair-stl"))
     assert jobs == {"normalize": 2}
+
+
+def test_a_failed_object_is_tried_again_and_trains_once_its_file_is_fixed(tmp_path):
+    raw = tmp_path / "data" / "raw"
+    raw.mkdir(parents=True)
+    shutil.copy(REPO / "data" / "raw" / "sphere.obj", raw / "sphere.obj")
+    (raw / "torus.ply").write_bytes(b"")
+    write_config(tmp_path, TINY_CONFIG)
+    proc = run_snakemake(tmp_path, "--keep-going")
+    assert proc.returncode != 0
+    summary = pd.read_csv(tmp_path / "results" / "summary.csv")
+    assert dict(zip(summary["object"], summary["status"], strict=True)) == {
+        "sphere": "ok",
+        "torus": "failed",
+    }
+    # The next run tries the failed object again (only it), as make would.
+    planned = planned_jobs(tmp_path)
+    assert planned["normalize"] == 1 and planned["train"] == 1 and planned["aggregate"] == 1
+
+    shutil.copy(REPO / "data" / "raw" / "torus.ply", raw / "torus.ply")
+    proc = run_snakemake(tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = pd.read_csv(tmp_path / "results" / "summary.csv")
+    assert list(summary["status"]) == ["ok", "ok"]
+    assert not list((tmp_path / "results" / "failures").rglob("*.json"))

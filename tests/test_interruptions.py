@@ -1,4 +1,5 @@
-"""Killing a real training job leaves nothing that looks complete; a rerun finishes cleanly."""
+"""Killing or stopping a real training job leaves nothing that looks complete; a rerun finishes
+cleanly."""
 
 from __future__ import annotations
 
@@ -9,10 +10,19 @@ import signal
 import subprocess
 import time
 
+import pandas as pd
 import pytest
 
 from neusdf.nn.checkpoint import read_checkpoint
-from tests.helpers import REPO, SNAKEMAKE, TINY_CONFIG, run_snakemake, write_config
+from tests.helpers import (
+    REPO,
+    SNAKEMAKE,
+    TINY_CONFIG,
+    planned_jobs,
+    run_snakemake,
+    snakemake_command,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -60,3 +70,46 @@ def test_killed_training_leaves_no_checkpoint_and_reruns_cleanly(tmp_path, sig):
     assert done.returncode == 0, done.stderr[-3000:]
     assert read_checkpoint(checkpoint).meta["format"] == "neusdf-checkpoint"
     assert not list((tmp_path / "results").rglob("*.tmp*")), "temporary files left behind"
+
+
+def test_next_run_finishes_what_a_stopped_run_left_unfinished(tmp_path):
+    # Ctrl-C during training: the run stops with a provisional summary listing the object as
+    # unfinished. The next plain run, with nothing changed, must train it and replace the
+    # summary (a provisional summary that looked up to date left it unfinished for good).
+    raw = tmp_path / "data" / "raw"
+    raw.mkdir(parents=True)
+    shutil.copy(REPO / "data" / "raw" / "sphere.obj", raw / "sphere.obj")
+    config = copy.deepcopy(TINY_CONFIG)
+    config["models"]["tiny"]["training"]["epochs"] = 400  # long enough to be stopped mid-way
+    write_config(tmp_path, config)
+    log = tmp_path / "results" / "logs" / "train" / "tiny" / "sphere.log"
+    cmd = [*snakemake_command(tmp_path), "--cores", "1", "--resources", "gpu=1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if log.is_file() and "epoch 2/" in log.read_text():
+                break
+            assert proc.poll() is None, "workflow ended before training could be interrupted"
+            time.sleep(0.2)
+        else:
+            pytest.fail("training never started")
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode != 0
+    summary = pd.read_csv(tmp_path / "results" / "summary.csv")
+    assert list(summary["status"]) == ["failed"] and "did not finish" in summary["error"][0]
+    assert not (tmp_path / "results" / "summary.complete").exists()
+
+    assert planned_jobs(tmp_path)["train"] == 1
+    done = run_snakemake(tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = pd.read_csv(tmp_path / "results" / "summary.csv")
+    assert list(summary["status"]) == ["ok"]
+    assert (tmp_path / "results" / "summary.complete").is_file()
+    assert planned_jobs(tmp_path) == {}
