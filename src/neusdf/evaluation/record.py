@@ -75,7 +75,12 @@ METRICS: tuple[Metric, ...] = (
     Metric("inference_ms_iqr", "interquartile range of those runs", "ms"),
     Metric("inference_points_per_second", "`inference_points` / median time", "1/s"),
     Metric("n_parameters", "trainable scalars, hash table included"),
-    Metric("checkpoint_bytes", "size of the checkpoint file", "bytes"),
+    Metric(
+        "checkpoint_bytes",
+        "size of the checkpoint file (its header records the training time as text, so two runs "
+        "can differ by a few bytes)",
+        "bytes",
+    ),
     Metric("peak_memory_bytes", "peak resident memory of the evaluate job", "bytes"),
     Metric("train_backend", "backend that trained the model", text=True),
     Metric("train_device", "device that trained the model", text=True),
